@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: every Bazel test (unit, golden, schema, kernel and lab tests).
+# Kernel-facing tests need root; they create their own namespaces, links and pins
+# under a unique per-run prefix and remove them on every exit path.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+bazel test //... "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+
+# One plain closing line for CI: "N passed, N failed".
+passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log")
+failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD)' "$log")
+if [[ $rc -ne 0 && $failed -eq 0 ]]; then failed=1; fi
+echo "tests: ${passed} passed, ${failed} failed"
+exit "$rc"
