@@ -1,0 +1,22 @@
+// Whole-file reads and crash-safe writes for state and configuration files.
+#ifndef WEFT_COMMON_FILE_UTIL_H_
+#define WEFT_COMMON_FILE_UTIL_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace weft {
+
+// Writes `contents` to `path` atomically (temporary file in the same folder,
+// fsync, rename) with permission bits `mode` regardless of the umask. Readers see
+// the old or the new file, never a partial one.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& contents,
+                                 int mode = 0600);
+
+// Reads a whole file; NotFound when it does not exist.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+}  // namespace weft
+
+#endif  // WEFT_COMMON_FILE_UTIL_H_
