@@ -1,0 +1,53 @@
+// weft-agent's configuration file (--config, YAML). Validated at start: a wrong
+// file stops the agent with one line that names the file, line and field.
+#ifndef WEFT_AGENT_CONFIG_CONFIG_H_
+#define WEFT_AGENT_CONFIG_CONFIG_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/net/ip.h"
+
+namespace weft::agent {
+
+enum class RoutingMode { kNative, kTunnel };
+
+struct AgentConfig {
+  // This node's name as registered with Kubernetes (Node.metadata.name).
+  std::string node_name;
+  // Credentials for the API server; the server is normally KubePrism.
+  std::string kubeconfig = "/var/lib/weft/kubeconfig";
+  RoutingMode routing = RoutingMode::kNative;
+  // Native routing: install a route for every other node's pod CIDR via its
+  // InternalIP when that node is on one of our L2 segments.
+  bool direct_routes = true;
+  // Native devices (towards other nodes and the outside). Empty: the device of
+  // the default route.
+  std::vector<std::string> devices;
+  // Where this node's pod CIDRs come from. Only "node" (Node.spec.podCIDRs, as
+  // Talos's controller-manager allocates them) exists today.
+  std::string pod_cidr_source = "node";
+  // Destinations inside this range are not masqueraded (the cluster's pod CIDR).
+  std::optional<net::IpPrefix> native_routing_cidr;
+  bool masquerade = true;
+  // Pod MTU; 0 derives it from the native device (minus tunnel overhead).
+  int mtu = 0;
+  int tunnel_port = 8472;  // VXLAN UDP port in tunnel mode
+  std::string state_dir = "/var/lib/weft";
+  std::string run_dir = "/var/run/weft";
+  std::string bpffs_dir = "/sys/fs/bpf/weft";
+  std::string cni_bin_dir = "/opt/cni/bin";
+  std::string cni_conf_dir = "/etc/cni/net.d";
+
+  std::string socket_path() const { return run_dir + "/weft.sock"; }
+};
+
+// Parses and validates. `source` names the file in error messages.
+absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml, const std::string& source);
+absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path);
+
+}  // namespace weft::agent
+
+#endif  // WEFT_AGENT_CONFIG_CONFIG_H_

@@ -1,0 +1,63 @@
+#include "agent/config/config.h"
+
+#include <cstdlib>
+
+#include "gtest/gtest.h"
+
+namespace weft::agent {
+namespace {
+
+TEST(AgentConfigTest, FullExampleParses) {
+  std::string dir = std::string(getenv("TEST_SRCDIR")) + "/weft/testdata/agent/";
+  auto c = LoadAgentConfig(dir + "config-full.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->node_name, "worker-1");
+  EXPECT_EQ(c->routing, RoutingMode::kNative);
+  EXPECT_EQ(c->devices, std::vector<std::string>{"eth0"});
+  EXPECT_EQ(c->native_routing_cidr->ToString(), "10.244.0.0/16");
+  EXPECT_EQ(c->socket_path(), "/var/run/weft/weft.sock");
+}
+
+TEST(AgentConfigTest, MinimalConfigGetsDefaults) {
+  auto c = ParseAgentConfig("nodeName: n1\n", "agent.yaml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->bpffs_dir, "/sys/fs/bpf/weft");
+  EXPECT_TRUE(c->masquerade);
+  EXPECT_FALSE(c->native_routing_cidr.has_value());
+}
+
+struct BadCase {
+  const char* yaml;
+  const char* error;
+};
+
+class AgentConfigErrorTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(AgentConfigErrorTest, OneLineNamingFileLineAndField) {
+  auto c = ParseAgentConfig(GetParam().yaml, "agent.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(std::string(c.status().message()), GetParam().error);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BadInput, AgentConfigErrorTest,
+    ::testing::Values(
+        BadCase{"nodeName: n1\nroutnig: native\n", "agent.yaml:2: routnig: unknown field"},
+        BadCase{"nodeName: n1\nrouting: overlay\n",
+                "agent.yaml:2: routing: \"overlay\" is not native or tunnel"},
+        BadCase{"nodeName: n1\nnativeRoutingCIDR: 10.244.0.0/33\n",
+                "agent.yaml:2: nativeRoutingCIDR: invalid CIDR \"10.244.0.0/33\": prefix length "
+                "must be 0..32"},
+        BadCase{"nodeName: n1\nmasquerade: maybe\n", "agent.yaml:2: masquerade: must be true or false"},
+        BadCase{"nodeName: n1\nstateDir: relative/dir\n",
+                "agent.yaml:2: stateDir: must be an absolute path"},
+        BadCase{"nodeName: n1\ndevices: eth0\n",
+                "agent.yaml:2: devices: must be a list of interface names"},
+        BadCase{"nodeName: n1\ntunnelPort: 70000\n",
+                "agent.yaml:2: tunnelPort: must be an integer 1..65535"},
+        BadCase{"routing: native\n", "agent.yaml: nodeName: required"},
+        BadCase{"nodeName: [unclosed\n", "agent.yaml:2: not valid YAML: end of sequence flow not found"},
+        BadCase{"- a\n- b\n", "agent.yaml:1: the config must be a YAML map"}));
+
+}  // namespace
+}  // namespace weft::agent
