@@ -1,0 +1,525 @@
+#include "agent/netlink/netlink.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+
+namespace weft::netlink {
+namespace {
+
+absl::Status Errno(const std::string& what, int err) {
+  std::string msg = absl::StrCat(what, ": ", strerror(err));
+  switch (err) {
+    case EEXIST:
+      return absl::AlreadyExistsError(msg);
+    case ENOENT:
+    case ENODEV:
+    case ESRCH:
+      return absl::NotFoundError(msg);
+    case EPERM:
+    case EACCES:
+      return absl::PermissionDeniedError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+constexpr size_t Align(size_t n) { return (n + 3) & ~size_t{3}; }
+
+// Builds one netlink request: header, family struct, attributes (nestable).
+class Request {
+ public:
+  Request(uint16_t type, uint16_t flags) {
+    buf_.resize(NLMSG_HDRLEN);
+    auto* h = reinterpret_cast<nlmsghdr*>(buf_.data());
+    h->nlmsg_type = type;
+    h->nlmsg_flags = NLM_F_REQUEST | flags;
+  }
+  template <typename T>
+  void Header(const T& t) {
+    Put(&t, sizeof(t));
+  }
+  void Attr(uint16_t type, const void* data, size_t len) {
+    rtattr a{static_cast<unsigned short>(RTA_LENGTH(len)), type};
+    Put(&a, sizeof(a));
+    Put(data, len);
+  }
+  void AttrU8(uint16_t type, uint8_t v) { Attr(type, &v, 1); }
+  void AttrU16(uint16_t type, uint16_t v) { Attr(type, &v, 2); }
+  void AttrU32(uint16_t type, uint32_t v) { Attr(type, &v, 4); }
+  void AttrStr(uint16_t type, const std::string& s) { Attr(type, s.c_str(), s.size() + 1); }
+  void AttrIp(uint16_t type, const net::IpAddress& ip) {
+    auto b = ip.bytes();
+    Attr(type, b.data(), ip.is_v4() ? 4 : 16);
+  }
+  size_t BeginNest(uint16_t type) {
+    size_t off = buf_.size();
+    rtattr a{0, static_cast<unsigned short>(type | NLA_F_NESTED)};
+    Put(&a, sizeof(a));
+    return off;
+  }
+  void EndNest(size_t off) {
+    reinterpret_cast<rtattr*>(buf_.data() + off)->rta_len = static_cast<unsigned short>(buf_.size() - off);
+  }
+  std::vector<uint8_t>& Finish() {
+    reinterpret_cast<nlmsghdr*>(buf_.data())->nlmsg_len = static_cast<uint32_t>(buf_.size());
+    return buf_;
+  }
+
+ private:
+  void Put(const void* p, size_t n) {
+    size_t off = buf_.size();
+    buf_.resize(off + Align(n), 0);
+    memcpy(buf_.data() + off, p, n);
+  }
+  std::vector<uint8_t> buf_;
+};
+
+// Attributes that follow a family header of `hdr_len` bytes in a reply message.
+std::vector<std::pair<uint16_t, absl::string_view>> Attrs(const uint8_t* data, size_t len) {
+  std::vector<std::pair<uint16_t, absl::string_view>> out;
+  size_t off = 0;
+  while (off + sizeof(rtattr) <= len) {
+    auto* a = reinterpret_cast<const rtattr*>(data + off);
+    if (a->rta_len < sizeof(rtattr) || off + a->rta_len > len) break;
+    out.push_back({static_cast<uint16_t>(a->rta_type & NLA_TYPE_MASK),
+                   absl::string_view(reinterpret_cast<const char*>(data + off + RTA_LENGTH(0)),
+                                     a->rta_len - RTA_LENGTH(0))});
+    off += Align(a->rta_len);
+  }
+  return out;
+}
+
+template <typename T>
+std::vector<std::pair<uint16_t, absl::string_view>> MessageAttrs(const std::vector<uint8_t>& msg) {
+  size_t start = NLMSG_HDRLEN + Align(sizeof(T));
+  if (msg.size() < start) return {};
+  return Attrs(msg.data() + start, msg.size() - start);
+}
+
+template <typename T>
+const T* Family(const std::vector<uint8_t>& msg) {
+  return msg.size() >= NLMSG_HDRLEN + sizeof(T) ? reinterpret_cast<const T*>(msg.data() + NLMSG_HDRLEN)
+                                                 : nullptr;
+}
+
+net::IpAddress IpFrom(absl::string_view raw) {
+  absl::uint128 v = 0;
+  for (unsigned char c : raw) v = (v << 8) | c;
+  return raw.size() == 4 ? net::IpAddress::V4(static_cast<uint32_t>(v)) : net::IpAddress::V6(v);
+}
+
+Link ParseLink(const std::vector<uint8_t>& msg) {
+  Link l;
+  const auto* ifi = Family<ifinfomsg>(msg);
+  if (ifi == nullptr) return l;
+  l.index = ifi->ifi_index;
+  l.up = (ifi->ifi_flags & IFF_UP) != 0;
+  for (const auto& [type, val] : MessageAttrs<ifinfomsg>(msg)) {
+    if (type == IFLA_IFNAME) {
+      l.name = std::string(val.data(), strnlen(val.data(), val.size()));
+    } else if (type == IFLA_ADDRESS && val.size() == 6) {
+      memcpy(l.mac.data(), val.data(), 6);
+    } else if (type == IFLA_MTU && val.size() == 4) {
+      memcpy(&l.mtu, val.data(), 4);
+    } else if (type == IFLA_LINKINFO) {
+      for (const auto& [t2, v2] :
+           Attrs(reinterpret_cast<const uint8_t*>(val.data()), val.size())) {
+        if (t2 == IFLA_INFO_KIND) l.kind = std::string(v2.data(), strnlen(v2.data(), v2.size()));
+      }
+    }
+  }
+  return l;
+}
+
+std::string RouteName(const RouteSpec& r) {
+  std::string s = r.dst.ToString();
+  if (r.gateway) absl::StrAppend(&s, " via ", r.gateway->ToString());
+  if (r.oif) absl::StrAppend(&s, " dev #", r.oif);
+  return s;
+}
+
+// Scoped switch of the calling thread's network namespace.
+class NamespaceSwitch {
+ public:
+  static absl::StatusOr<std::unique_ptr<NamespaceSwitch>> Enter(const std::string& path) {
+    int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self < 0) return Errno("open /proc/thread-self/ns/net", errno);
+    int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (target < 0) {
+      int err = errno;
+      close(self);
+      return Errno(absl::StrCat("open network namespace ", path), err);
+    }
+    if (setns(target, CLONE_NEWNET) != 0) {
+      int err = errno;
+      close(self);
+      close(target);
+      return Errno(absl::StrCat("enter network namespace ", path), err);
+    }
+    close(target);
+    return std::unique_ptr<NamespaceSwitch>(new NamespaceSwitch(self));
+  }
+  ~NamespaceSwitch() {
+    setns(self_, CLONE_NEWNET);
+    close(self_);
+  }
+
+ private:
+  explicit NamespaceSwitch(int self) : self_(self) {}
+  int self_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Netlink>> Netlink::Open() {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return Errno("open rtnetlink socket", errno);
+  int one = 1;
+  // Extended ACKs carry the kernel's own reason text; harmless when unsupported.
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+  sockaddr_nl sa{};
+  sa.nl_family = AF_NETLINK;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    int err = errno;
+    close(fd);
+    return Errno("bind rtnetlink socket", err);
+  }
+  return std::unique_ptr<Netlink>(new Netlink(fd));
+}
+
+absl::StatusOr<std::unique_ptr<Netlink>> Netlink::OpenInNamespace(const std::string& netns_path) {
+  auto sw = NamespaceSwitch::Enter(netns_path);
+  if (!sw.ok()) return sw.status();
+  return Open();  // the socket belongs to the namespace it was created in
+}
+
+Netlink::~Netlink() { close(fd_); }
+
+absl::Status Netlink::Transact(std::vector<uint8_t>& msg, const std::string& what) {
+  auto* h = reinterpret_cast<nlmsghdr*>(msg.data());
+  h->nlmsg_flags |= NLM_F_ACK;
+  h->nlmsg_seq = seq_++;
+  if (send(fd_, msg.data(), msg.size(), 0) < 0) return Errno(what, errno);
+  std::vector<uint8_t> buf(65536);
+  for (;;) {
+    ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno(what, errno);
+    }
+    for (auto* r = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(r, static_cast<size_t>(n));
+         r = NLMSG_NEXT(r, n)) {
+      if (r->nlmsg_seq != h->nlmsg_seq) continue;
+      if (r->nlmsg_type == NLMSG_ERROR) {
+        auto* e = reinterpret_cast<nlmsgerr*>(NLMSG_DATA(r));
+        if (e->error == 0) return absl::OkStatus();
+        return Errno(what, -e->error);
+      }
+    }
+  }
+}
+
+absl::StatusOr<std::vector<std::vector<uint8_t>>> Netlink::Dump(std::vector<uint8_t>& msg,
+                                                                 const std::string& what) {
+  auto* h = reinterpret_cast<nlmsghdr*>(msg.data());
+  h->nlmsg_flags |= NLM_F_DUMP;
+  h->nlmsg_seq = seq_++;
+  if (send(fd_, msg.data(), msg.size(), 0) < 0) return Errno(what, errno);
+  std::vector<std::vector<uint8_t>> out;
+  std::vector<uint8_t> buf(1 << 16);
+  for (;;) {
+    ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno(what, errno);
+    }
+    for (auto* r = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(r, static_cast<size_t>(n));
+         r = NLMSG_NEXT(r, n)) {
+      if (r->nlmsg_seq != h->nlmsg_seq) continue;
+      if (r->nlmsg_type == NLMSG_DONE) return out;
+      if (r->nlmsg_type == NLMSG_ERROR) {
+        auto* e = reinterpret_cast<nlmsgerr*>(NLMSG_DATA(r));
+        if (e->error != 0) return Errno(what, -e->error);
+        continue;
+      }
+      out.emplace_back(reinterpret_cast<uint8_t*>(r), reinterpret_cast<uint8_t*>(r) + r->nlmsg_len);
+    }
+  }
+}
+
+absl::StatusOr<Link> Netlink::GetLink(const std::string& name) {
+  auto links = ListLinks();
+  if (!links.ok()) return links.status();
+  for (auto& l : *links) {
+    if (l.name == name) return l;
+  }
+  return absl::NotFoundError(absl::StrCat("get link ", name, ": no such device"));
+}
+
+absl::StatusOr<Link> Netlink::GetLink(int index) {
+  auto links = ListLinks();
+  if (!links.ok()) return links.status();
+  for (auto& l : *links) {
+    if (l.index == index) return l;
+  }
+  return absl::NotFoundError(absl::StrCat("link #", index, " does not exist"));
+}
+
+absl::StatusOr<std::vector<Link>> Netlink::ListLinks() {
+  Request req(RTM_GETLINK, 0);
+  ifinfomsg ifi{};
+  req.Header(ifi);
+  auto msgs = Dump(req.Finish(), "list links");
+  if (!msgs.ok()) return msgs.status();
+  std::vector<Link> out;
+  for (const auto& m : *msgs) out.push_back(ParseLink(m));
+  return out;
+}
+
+absl::Status Netlink::CreateVeth(const std::string& name, const std::string& peer_name, int mtu,
+                                 int peer_netns_fd) {
+  Request req(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+  ifinfomsg ifi{};
+  req.Header(ifi);
+  req.AttrStr(IFLA_IFNAME, name);
+  if (mtu > 0) req.AttrU32(IFLA_MTU, mtu);
+  size_t info = req.BeginNest(IFLA_LINKINFO);
+  req.AttrStr(IFLA_INFO_KIND, "veth");
+  size_t data = req.BeginNest(IFLA_INFO_DATA);
+  size_t peer = req.BeginNest(VETH_INFO_PEER);
+  ifinfomsg peer_ifi{};
+  req.Header(peer_ifi);
+  req.AttrStr(IFLA_IFNAME, peer_name);
+  if (mtu > 0) req.AttrU32(IFLA_MTU, mtu);
+  if (peer_netns_fd >= 0) req.AttrU32(IFLA_NET_NS_FD, peer_netns_fd);
+  req.EndNest(peer);
+  req.EndNest(data);
+  req.EndNest(info);
+  return Transact(req.Finish(), absl::StrCat("create veth ", name, " <-> ", peer_name));
+}
+
+absl::Status Netlink::CreateVxlan(const std::string& name, uint32_t vni, int port,
+                                  const net::IpAddress& local, int underlay_index, int mtu) {
+  Request req(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+  ifinfomsg ifi{};
+  req.Header(ifi);
+  req.AttrStr(IFLA_IFNAME, name);
+  if (mtu > 0) req.AttrU32(IFLA_MTU, mtu);
+  size_t info = req.BeginNest(IFLA_LINKINFO);
+  req.AttrStr(IFLA_INFO_KIND, "vxlan");
+  size_t data = req.BeginNest(IFLA_INFO_DATA);
+  req.AttrU32(IFLA_VXLAN_ID, vni);
+  req.AttrIp(local.is_v4() ? IFLA_VXLAN_LOCAL : IFLA_VXLAN_LOCAL6, local);
+  if (underlay_index > 0) req.AttrU32(IFLA_VXLAN_LINK, underlay_index);
+  req.AttrU16(IFLA_VXLAN_PORT, htons(static_cast<uint16_t>(port)));
+  req.AttrU8(IFLA_VXLAN_LEARNING, 0);
+  req.EndNest(data);
+  req.EndNest(info);
+  return Transact(req.Finish(), absl::StrCat("create vxlan ", name));
+}
+
+absl::Status Netlink::DeleteLink(const std::string& name) {
+  Request req(RTM_DELLINK, 0);
+  ifinfomsg ifi{};
+  req.Header(ifi);
+  req.AttrStr(IFLA_IFNAME, name);
+  return Transact(req.Finish(), absl::StrCat("delete link ", name));
+}
+
+absl::Status Netlink::SetLinkUp(int index) {
+  Request req(RTM_NEWLINK, 0);
+  ifinfomsg ifi{};
+  ifi.ifi_index = index;
+  ifi.ifi_flags = IFF_UP;
+  ifi.ifi_change = IFF_UP;
+  req.Header(ifi);
+  return Transact(req.Finish(), absl::StrCat("set link #", index, " up"));
+}
+
+absl::Status Netlink::SetMtu(int index, int mtu) {
+  Request req(RTM_NEWLINK, 0);
+  ifinfomsg ifi{};
+  ifi.ifi_index = index;
+  req.Header(ifi);
+  req.AttrU32(IFLA_MTU, mtu);
+  return Transact(req.Finish(), absl::StrCat("set mtu ", mtu, " on link #", index));
+}
+
+absl::Status Netlink::RenameLink(int index, const std::string& name) {
+  Request req(RTM_NEWLINK, 0);
+  ifinfomsg ifi{};
+  ifi.ifi_index = index;
+  req.Header(ifi);
+  req.AttrStr(IFLA_IFNAME, name);
+  return Transact(req.Finish(), absl::StrCat("rename link #", index, " to ", name));
+}
+
+absl::Status Netlink::SetMac(int index, const std::array<uint8_t, 6>& mac) {
+  Request req(RTM_NEWLINK, 0);
+  ifinfomsg ifi{};
+  ifi.ifi_index = index;
+  req.Header(ifi);
+  req.Attr(IFLA_ADDRESS, mac.data(), 6);
+  return Transact(req.Finish(), absl::StrCat("set mac on link #", index));
+}
+
+absl::Status Netlink::AddAddress(int index, const net::IpAddress& address, int prefix_length) {
+  Request req(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+  ifaddrmsg ifa{};
+  ifa.ifa_family = address.is_v4() ? AF_INET : AF_INET6;
+  ifa.ifa_prefixlen = static_cast<unsigned char>(prefix_length);
+  ifa.ifa_index = index;
+  req.Header(ifa);
+  req.AttrIp(IFA_LOCAL, address);
+  req.AttrIp(IFA_ADDRESS, address);
+  if (!address.is_v4()) {
+    // Pods get their address before DAD could finish; skip it.
+    req.AttrU32(IFA_FLAGS, IFA_F_NODAD);
+  }
+  return Transact(req.Finish(), absl::StrCat("add address ", address.ToString(), "/", prefix_length,
+                                             " on link #", index));
+}
+
+absl::StatusOr<std::vector<Address>> Netlink::ListAddresses(int index) {
+  Request req(RTM_GETADDR, 0);
+  ifaddrmsg ifa{};
+  req.Header(ifa);
+  auto msgs = Dump(req.Finish(), "list addresses");
+  if (!msgs.ok()) return msgs.status();
+  std::vector<Address> out;
+  for (const auto& m : *msgs) {
+    const auto* f = Family<ifaddrmsg>(m);
+    if (f == nullptr || (index != 0 && static_cast<int>(f->ifa_index) != index)) continue;
+    for (const auto& [type, val] : MessageAttrs<ifaddrmsg>(m)) {
+      // IFA_LOCAL is the interface's own address (IFA_ADDRESS is the peer on
+      // point-to-point links); IPv6 only sends IFA_ADDRESS.
+      bool want = f->ifa_family == AF_INET ? type == IFA_LOCAL : type == IFA_ADDRESS;
+      if (want && (val.size() == 4 || val.size() == 16)) {
+        out.push_back({static_cast<int>(f->ifa_index), IpFrom(val), f->ifa_prefixlen});
+      }
+    }
+  }
+  return out;
+}
+
+namespace {
+
+void FillRoute(Request& req, const RouteSpec& r, bool for_delete) {
+  rtmsg rt{};
+  rt.rtm_family = r.dst.family() == net::Family::kV4 ? AF_INET : AF_INET6;
+  rt.rtm_dst_len = static_cast<unsigned char>(r.dst.length());
+  rt.rtm_table = static_cast<unsigned char>(r.table < 256 ? r.table : static_cast<uint32_t>(RT_TABLE_UNSPEC));
+  rt.rtm_protocol = r.protocol;
+  rt.rtm_scope = for_delete ? RT_SCOPE_NOWHERE : (r.scope_link ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
+  rt.rtm_type = RTN_UNICAST;
+  if (r.onlink) rt.rtm_flags |= RTNH_F_ONLINK;
+  req.Header(rt);
+  req.AttrIp(RTA_DST, r.dst.address());
+  if (r.table >= 256) req.AttrU32(RTA_TABLE, r.table);
+  if (for_delete) return;
+  if (r.gateway) req.AttrIp(RTA_GATEWAY, *r.gateway);
+  if (r.oif) req.AttrU32(RTA_OIF, r.oif);
+  if (r.prefsrc) req.AttrIp(RTA_PREFSRC, *r.prefsrc);
+  if (r.mtu > 0) {
+    size_t m = req.BeginNest(RTA_METRICS);
+    req.AttrU32(RTAX_MTU, r.mtu);
+    req.EndNest(m);
+  }
+}
+
+}  // namespace
+
+absl::Status Netlink::ReplaceRoute(const RouteSpec& route) {
+  Request req(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+  FillRoute(req, route, false);
+  return Transact(req.Finish(), absl::StrCat("replace route ", RouteName(route)));
+}
+
+absl::Status Netlink::DeleteRoute(const RouteSpec& route) {
+  Request req(RTM_DELROUTE, 0);
+  FillRoute(req, route, true);
+  absl::Status s = Transact(req.Finish(), absl::StrCat("delete route ", RouteName(route)));
+  if (absl::IsNotFound(s)) return absl::OkStatus();
+  return s;
+}
+
+absl::StatusOr<std::vector<RouteSpec>> Netlink::ListRoutes(uint8_t protocol, uint32_t table) {
+  std::vector<RouteSpec> out;
+  for (int family : {AF_INET, AF_INET6}) {
+    Request req(RTM_GETROUTE, 0);
+    rtmsg rt{};
+    rt.rtm_family = static_cast<unsigned char>(family);
+    req.Header(rt);
+    auto msgs = Dump(req.Finish(), "list routes");
+    if (!msgs.ok()) return msgs.status();
+    for (const auto& m : *msgs) {
+      const auto* f = Family<rtmsg>(m);
+      if (f == nullptr || f->rtm_protocol != protocol) continue;
+      RouteSpec r;
+      r.protocol = f->rtm_protocol;
+      r.table = f->rtm_table;
+      r.scope_link = f->rtm_scope == RT_SCOPE_LINK;
+      r.onlink = (f->rtm_flags & RTNH_F_ONLINK) != 0;
+      net::IpAddress dst = family == AF_INET ? net::IpAddress::V4(0) : net::IpAddress::V6(0);
+      for (const auto& [type, val] : MessageAttrs<rtmsg>(m)) {
+        if (type == RTA_DST) dst = IpFrom(val);
+        if (type == RTA_GATEWAY) r.gateway = IpFrom(val);
+        if (type == RTA_OIF && val.size() == 4) memcpy(&r.oif, val.data(), 4);
+        if (type == RTA_TABLE && val.size() == 4) memcpy(&r.table, val.data(), 4);
+        if (type == RTA_PREFSRC) r.prefsrc = IpFrom(val);
+      }
+      if (r.table != table) continue;
+      r.dst = net::IpPrefix::Of(dst, f->rtm_dst_len);
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+absl::Status Netlink::ReplaceNeighbor(int index, const net::IpAddress& address,
+                                      const std::array<uint8_t, 6>& mac) {
+  Request req(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE);
+  ndmsg nd{};
+  nd.ndm_family = address.is_v4() ? AF_INET : AF_INET6;
+  nd.ndm_ifindex = index;
+  nd.ndm_state = NUD_PERMANENT;
+  req.Header(nd);
+  req.AttrIp(NDA_DST, address);
+  req.Attr(NDA_LLADDR, mac.data(), 6);
+  return Transact(req.Finish(), absl::StrCat("add neighbour ", address.ToString(), " on link #", index));
+}
+
+absl::Status WriteSysctl(const std::string& name, const std::string& value) {
+  std::string path = "/proc/sys/" + absl::StrReplaceAll(name, {{".", "/"}});
+  std::ofstream f(path);
+  if (!f) return Errno(absl::StrCat("open ", path), errno);
+  f << value;
+  f.close();
+  if (!f) return Errno(absl::StrCat("write ", name, "=", value), errno);
+  return absl::OkStatus();
+}
+
+std::string FormatMac(const std::array<uint8_t, 6>& mac) {
+  return absl::StrFormat("%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+                         mac[5]);
+}
+
+}  // namespace weft::netlink

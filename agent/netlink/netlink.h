@@ -1,0 +1,116 @@
+// The rtnetlink edge: links, addresses, routes and neighbours, in the current
+// network namespace or in another one. The only place that speaks NETLINK_ROUTE;
+// callers (the CNI plugin, the route reconciler) deal in values.
+//
+// Every failed kernel call becomes a Status that names the operation, the object
+// and the errno ("add route 10.244.2.0/24 via 192.168.50.12 dev eth0: Network is
+// unreachable").
+#ifndef WEFT_AGENT_NETLINK_NETLINK_H_
+#define WEFT_AGENT_NETLINK_NETLINK_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/net/ip.h"
+
+namespace weft::netlink {
+
+// Routes Weft installs carry this rtnetlink protocol number, so they can be
+// listed and removed without touching anybody else's (see /etc/iproute2/rt_protos).
+inline constexpr uint8_t kWeftRouteProtocol = 0xd7;  // 215
+
+struct Link {
+  int index = 0;
+  std::string name;
+  std::array<uint8_t, 6> mac{};
+  int mtu = 0;
+  bool up = false;
+  std::string kind;  // "veth", "vxlan", ... (empty when the kernel does not say)
+};
+
+struct Address {
+  int index = 0;  // link
+  net::IpAddress address;
+  int prefix_length = 0;
+  net::IpPrefix subnet() const { return net::IpPrefix::Of(address, prefix_length); }
+};
+
+struct RouteSpec {
+  net::IpPrefix dst;
+  std::optional<net::IpAddress> gateway;
+  int oif = 0;               // output interface index (0: let the kernel pick from gateway)
+  bool onlink = false;       // gateway is on the link even without a matching subnet
+  bool scope_link = false;   // RT_SCOPE_LINK (directly reachable, no gateway)
+  uint8_t protocol = kWeftRouteProtocol;
+  std::optional<net::IpAddress> prefsrc;
+  int mtu = 0;
+  uint32_t table = 254;      // RT_TABLE_MAIN
+};
+
+// An open NETLINK_ROUTE socket bound to one network namespace.
+class Netlink {
+ public:
+  // In the caller's current namespace.
+  static absl::StatusOr<std::unique_ptr<Netlink>> Open();
+  // In the namespace at `netns_path` (/var/run/netns/x or /proc/<pid>/ns/net). The
+  // socket stays bound to that namespace; the calling thread's namespace is
+  // restored before returning.
+  static absl::StatusOr<std::unique_ptr<Netlink>> OpenInNamespace(const std::string& netns_path);
+  ~Netlink();
+  Netlink(const Netlink&) = delete;
+  Netlink& operator=(const Netlink&) = delete;
+
+  absl::StatusOr<Link> GetLink(const std::string& name);
+  absl::StatusOr<Link> GetLink(int index);
+  absl::StatusOr<std::vector<Link>> ListLinks();
+
+  // Creates a veth pair: `name` here, `peer_name` in the namespace whose fd is
+  // `peer_netns_fd` (-1: here as well).
+  absl::Status CreateVeth(const std::string& name, const std::string& peer_name, int mtu,
+                          int peer_netns_fd);
+  absl::Status CreateVxlan(const std::string& name, uint32_t vni, int port,
+                           const net::IpAddress& local, int underlay_index, int mtu);
+  absl::Status DeleteLink(const std::string& name);
+  absl::Status SetLinkUp(int index);
+  absl::Status SetMtu(int index, int mtu);
+  absl::Status RenameLink(int index, const std::string& name);
+  absl::Status SetMac(int index, const std::array<uint8_t, 6>& mac);
+
+  absl::Status AddAddress(int index, const net::IpAddress& address, int prefix_length);
+  // Addresses on a link (or on every link when index is 0).
+  absl::StatusOr<std::vector<Address>> ListAddresses(int index = 0);
+
+  // Adds or replaces (NLM_F_REPLACE) a route.
+  absl::Status ReplaceRoute(const RouteSpec& route);
+  // Deletion of a route that is not there is not an error (idempotent).
+  absl::Status DeleteRoute(const RouteSpec& route);
+  // IPv4 and IPv6 routes of `table` installed with `protocol`.
+  absl::StatusOr<std::vector<RouteSpec>> ListRoutes(uint8_t protocol, uint32_t table = 254);
+
+  // A permanent neighbour entry (e.g. the pod's gateway → host veth MAC).
+  absl::Status ReplaceNeighbor(int index, const net::IpAddress& address,
+                               const std::array<uint8_t, 6>& mac);
+
+ private:
+  explicit Netlink(int fd) : fd_(fd) {}
+  // Sends one request and waits for its ACK (or error).
+  absl::Status Transact(std::vector<uint8_t>& msg, const std::string& what);
+  // Sends a dump request and collects every reply message.
+  absl::StatusOr<std::vector<std::vector<uint8_t>>> Dump(std::vector<uint8_t>& msg,
+                                                          const std::string& what);
+  int fd_;
+  uint32_t seq_ = 1;
+};
+
+// Writes a sysctl under /proc/sys ("net.ipv4.ip_forward" → "1").
+absl::Status WriteSysctl(const std::string& name, const std::string& value);
+std::string FormatMac(const std::array<uint8_t, 6>& mac);
+
+}  // namespace weft::netlink
+
+#endif  // WEFT_AGENT_NETLINK_NETLINK_H_
