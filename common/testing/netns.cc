@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -66,5 +67,19 @@ int ScopedNetns::Exec(const std::string& cmd, std::string* out) const {
 }
 
 int ScopedNetns::OpenFd() const { return open(path().c_str(), O_RDONLY | O_CLOEXEC); }
+
+NetnsGuard::NetnsGuard(const std::string& path) {
+  self_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ok_ = self_ >= 0 && target >= 0 && setns(target, CLONE_NEWNET) == 0;
+  if (target >= 0) close(target);
+}
+
+NetnsGuard::~NetnsGuard() {
+  if (self_ >= 0) {
+    setns(self_, CLONE_NEWNET);
+    close(self_);
+  }
+}
 
 }  // namespace weft::testing

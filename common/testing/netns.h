@@ -36,6 +36,20 @@ class ScopedNetns {
   bool ok_ = false;
 };
 
+// Moves the calling thread into a namespace for its lifetime (then back).
+class NetnsGuard {
+ public:
+  explicit NetnsGuard(const std::string& path);
+  ~NetnsGuard();
+  NetnsGuard(const NetnsGuard&) = delete;
+  NetnsGuard& operator=(const NetnsGuard&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  int self_ = -1;
+  bool ok_ = false;
+};
+
 // A short name unique to this process for interfaces and pins ("wt<pid%>n").
 std::string UniqueName(const std::string& stem);
 
