@@ -8,7 +8,11 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-bazel test //... "$@" 2>&1 | tee "$log"
+args=()
+# CI reruns every test instead of trusting results cached by an earlier run.
+[[ "${CI:-}" == "true" ]] && args+=(--nocache_test_results)
+
+bazel test //... "${args[@]}" "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 
 # One plain closing line for CI: "N passed, N failed".
