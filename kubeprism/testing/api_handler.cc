@@ -112,6 +112,29 @@ void SendError(HttpResponder& out, const ApiError& error) {
   out.Send(error.code, kJson, StatusJson(error));
 }
 
+void ApiHandler::SetHidden(int resource, bool hidden) {
+  std::lock_guard<std::mutex> lock(hidden_mu_);
+  if (hidden) {
+    hidden_.insert(resource);
+  } else {
+    hidden_.erase(resource);
+  }
+}
+
+bool ApiHandler::IsHidden(int resource) const {
+  std::lock_guard<std::mutex> lock(hidden_mu_);
+  return hidden_.count(resource) > 0;
+}
+
+std::vector<LabResource> ApiHandler::Visible() const {
+  std::vector<LabResource> out;
+  const auto& all = store_->resources();
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (!IsHidden(static_cast<int>(i))) out.push_back(all[i]);
+  }
+  return out;
+}
+
 void ApiHandler::Handle(const HttpRequest& request, HttpResponder& out) const {
   std::vector<std::string> segments =
       absl::StrSplit(request.path, '/', absl::SkipEmpty());
@@ -150,7 +173,7 @@ void ApiHandler::Handle(const HttpRequest& request, HttpResponder& out) const {
 
   auto find = [&](const std::string& plural) {
     const int index = store_->FindResource(group, plural);
-    if (index < 0 || store_->resources()[index].version != version) return -1;
+    if (index < 0 || store_->resources()[index].version != version || IsHidden(index)) return -1;
     return index;
   };
   Route route;
@@ -225,7 +248,7 @@ void ApiHandler::Handle(const HttpRequest& request, HttpResponder& out) const {
 
 void ApiHandler::ServeDiscovery(const std::vector<std::string>& segments,
                                 HttpResponder& out) const {
-  const auto& resources = store_->resources();
+  const std::vector<LabResource> resources = Visible();
   auto group_json = [&](const std::string& group) {
     json versions = json::array();
     std::set<std::string> seen;

@@ -5,7 +5,10 @@
 #define WEFT_KUBEPRISM_TESTING_API_HANDLER_H_
 
 #include <atomic>
+#include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "kubeprism/testing/https_server.h"
 #include "kubeprism/testing/kube_status.h"
@@ -24,6 +27,8 @@ class ApiHandler {
         bookmark_interval_ms_(bookmark_interval_ms) {}
 
   void set_port(int port) { port_ = port; }
+  // A hidden resource is served as if it did not exist (404, absent from discovery).
+  void SetHidden(int resource, bool hidden);
   void Handle(const HttpRequest& request, HttpResponder& responder) const;
 
  private:
@@ -43,6 +48,10 @@ class ApiHandler {
   void Patch(const Route& route, const HttpRequest& request, HttpResponder& out) const;
   void Delete(const Route& route, const HttpRequest& request, HttpResponder& out) const;
 
+  bool IsHidden(int resource) const;
+  // The served, visible resources.
+  std::vector<LabResource> Visible() const;
+
   const LabResource& resource(const Route& route) const {
     return store_->resources()[route.resource];
   }
@@ -52,6 +61,8 @@ class ApiHandler {
   const Authorizer* authorizer_;
   const int bookmark_interval_ms_;
   std::atomic<int> port_{0};
+  mutable std::mutex hidden_mu_;
+  std::set<int> hidden_;
 };
 
 // Sends `error` as a Status object with its HTTP code.

@@ -121,6 +121,11 @@ class LabApiServerImpl : public LabApiServer {
 
   void SetRules(std::vector<LabRule> rules) override { authorizer_->SetRules(std::move(rules)); }
 
+  void SetResourceHidden(const LabResource& resource, bool hidden) override {
+    const int index = store_->FindResource(resource.group, resource.plural);
+    if (index >= 0) handler_->SetHidden(index, hidden);
+  }
+
   absl::StatusOr<std::string> Put(const LabResource& resource,
                                   const std::string& object_json) override {
     ASSIGN_OR_RETURN(int index, Find(resource));

@@ -84,6 +84,10 @@ class LabApiServer {
   virtual void AddToken(const std::string& token, const std::string& user,
                         const std::vector<std::string>& groups) = 0;
   virtual void SetRules(std::vector<LabRule> rules) = 0;
+  // Hides (or shows again) one of the served resources: while hidden, its paths
+  // and its group/version in discovery answer 404, as for a CRD that is not
+  // installed. Its objects are kept.
+  virtual void SetResourceHidden(const LabResource& resource, bool hidden) = 0;
 
   // Direct store access for tests (bypasses authn/authz, emits watch events).
   // `object_json` is a full object; metadata.resourceVersion/uid are assigned.

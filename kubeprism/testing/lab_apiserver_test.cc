@@ -448,6 +448,21 @@ TEST_F(LabApiServerTest, DiscoveryShowsServedGroupsOnly) {
   EXPECT_EQ(client_->Get("/apis").body.find("cilium.io"), std::string::npos);
 }
 
+TEST_F(LabApiServerTest, HiddenResourceLooksLikeAnAbsentCrd) {
+  const LabResource cnp{"cilium.io", "v2", "ciliumnetworkpolicies", "CiliumNetworkPolicy", true};
+  const LabResource ccnp{"cilium.io", "v2", "ciliumclusterwidenetworkpolicies",
+                         "CiliumClusterwideNetworkPolicy", false};
+  server_->SetResourceHidden(cnp, true);
+  server_->SetResourceHidden(ccnp, true);
+  EXPECT_EQ(client_->Get("/apis/cilium.io/v2/ciliumnetworkpolicies").code, 404);
+  EXPECT_EQ(client_->Get("/apis/cilium.io/v2").code, 404);
+  EXPECT_EQ(client_->Get("/apis/cilium.io").code, 404);
+  EXPECT_EQ(client_->Get("/apis").body.find("cilium.io"), std::string::npos);
+  server_->SetResourceHidden(cnp, false);
+  EXPECT_EQ(client_->Get("/apis/cilium.io/v2/ciliumnetworkpolicies").code, 200);
+  EXPECT_EQ(client_->Get("/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies").code, 404);
+}
+
 TEST_F(LabApiServerTest, ClusterScopedAndGroupedResources) {
   EXPECT_EQ(client_->Post("/api/v1/nodes", R"({"metadata":{"name":"n1"}})").code, 201);
   EXPECT_EQ(client_->Get("/api/v1/nodes/n1").code, 200);
