@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/netlink/netlink.h"
+#include "common/net/mac.h"
 #include "common/testing/netns.h"
 #include "gtest/gtest.h"
 
@@ -114,7 +115,7 @@ class DatapathTrafficTest : public ::testing::Test {
       auto host = (*nl)->GetLink(p.host_veth);
       EXPECT_TRUE(host.ok());
       Sh(absl::StrCat("ip -n ", p.ns->name(), " neigh replace 169.254.1.1 lladdr ",
-                      netlink::FormatMac(host->mac), " dev eth0 nud permanent"));
+                      net::MacToString(host->mac), " dev eth0 nud permanent"));
       auto pod_nl = netlink::Netlink::OpenInNamespace(p.ns->path());
       auto eth0 = (*pod_nl)->GetLink("eth0");
       Endpoint ep;

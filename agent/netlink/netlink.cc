@@ -18,7 +18,6 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 
 namespace weft::netlink {
@@ -515,11 +514,6 @@ absl::Status WriteSysctl(const std::string& name, const std::string& value) {
   f.close();
   if (!f) return Errno(absl::StrCat("write ", name, "=", value), errno);
   return absl::OkStatus();
-}
-
-std::string FormatMac(const std::array<uint8_t, 6>& mac) {
-  return absl::StrFormat("%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
-                         mac[5]);
 }
 
 }  // namespace weft::netlink

@@ -109,7 +109,6 @@ class Netlink {
 
 // Writes a sysctl under /proc/sys ("net.ipv4.ip_forward" → "1").
 absl::Status WriteSysctl(const std::string& name, const std::string& value);
-std::string FormatMac(const std::array<uint8_t, 6>& mac);
 
 }  // namespace weft::netlink
 

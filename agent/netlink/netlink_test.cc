@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include "common/net/mac.h"
 #include "common/testing/netns.h"
 #include "gtest/gtest.h"
 
@@ -122,7 +123,7 @@ TEST_F(NetlinkTest, OnlinkLinkLocalGatewayAndPermanentNeighbour) {
   ASSERT_TRUE(nl_b_->ReplaceNeighbor(vb_.index, *net::IpAddress::Parse("169.254.1.1"), va_.mac).ok());
   std::string out;
   ASSERT_EQ(b_->Exec("ip neigh show 169.254.1.1", &out), 0);
-  EXPECT_NE(out.find(FormatMac(va_.mac)), std::string::npos) << out;
+  EXPECT_NE(out.find(net::MacToString(va_.mac)), std::string::npos) << out;
   EXPECT_NE(out.find("PERMANENT"), std::string::npos) << out;
   ASSERT_EQ(b_->Exec("ip route show default", &out), 0);
   EXPECT_NE(out.find("default via 169.254.1.1 dev vb"), std::string::npos) << out;

@@ -1,0 +1,59 @@
+// In-memory Datapath for unit tests of the code that drives it.
+#ifndef WEFT_AGENT_DATAPATH_FAKE_DATAPATH_H_
+#define WEFT_AGENT_DATAPATH_FAKE_DATAPATH_H_
+
+#include <map>
+#include <set>
+
+#include "agent/datapath/datapath.h"
+
+namespace weft::datapath {
+
+class FakeEndpointMap : public EndpointMap {
+ public:
+  absl::Status Upsert(const Endpoint& ep) override {
+    if (fail_next) {
+      fail_next = false;
+      return absl::InternalError("fake: update endpoints map failed");
+    }
+    entries[ep.ip] = ep;
+    return absl::OkStatus();
+  }
+  absl::Status Delete(const net::IpAddress& ip) override {
+    entries.erase(ip);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<Endpoint>> List() override {
+    std::vector<Endpoint> out;
+    for (const auto& [ip, ep] : entries) out.push_back(ep);
+    return out;
+  }
+  std::map<net::IpAddress, Endpoint> entries;
+  bool fail_next = false;
+};
+
+class FakeDatapath : public Datapath {
+ public:
+  absl::Status AttachFromContainer(int ifindex) override {
+    from_container.insert(ifindex);
+    return absl::OkStatus();
+  }
+  absl::Status AttachFromNetdev(int ifindex) override {
+    from_netdev.insert(ifindex);
+    return absl::OkStatus();
+  }
+  absl::Status Detach(int ifindex) override {
+    from_container.erase(ifindex);
+    from_netdev.erase(ifindex);
+    return absl::OkStatus();
+  }
+  EndpointMap& endpoints() override { return map; }
+
+  FakeEndpointMap map;
+  std::set<int> from_container;
+  std::set<int> from_netdev;
+};
+
+}  // namespace weft::datapath
+
+#endif  // WEFT_AGENT_DATAPATH_FAKE_DATAPATH_H_
