@@ -212,6 +212,7 @@ void Multidoc(const Spec& spec, const PatchOptions& o, YamlText* y) {
     y->Comment(0,
                "No KubeFlannelCNIConfig or KubeProxyConfig here: Talos accepts them only on\n"
                "control-plane machines; the control-plane patch turns both off cluster-wide.");
+    y->Blank();
   }
   next();
   y->Comment(0, kSubnetsWhy);
