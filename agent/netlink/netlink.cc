@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -41,6 +42,8 @@ absl::Status Errno(const std::string& what, int err) {
 }
 
 constexpr size_t Align(size_t n) { return (n + 3) & ~size_t{3}; }
+
+}  // namespace
 
 // Builds one netlink request: header, family struct, attributes (nestable).
 class Request {
@@ -90,6 +93,8 @@ class Request {
   }
   std::vector<uint8_t> buf_;
 };
+
+namespace {
 
 // Attributes that follow a family header of `hdr_len` bytes in a reply message.
 std::vector<std::pair<uint16_t, absl::string_view>> Attrs(const uint8_t* data, size_t len) {
@@ -344,40 +349,35 @@ absl::Status Netlink::DeleteLink(const std::string& name) {
 }
 
 absl::Status Netlink::SetLinkUp(int index) {
-  Request req(RTM_NEWLINK, 0);
-  ifinfomsg ifi{};
-  ifi.ifi_index = index;
-  ifi.ifi_flags = IFF_UP;
-  ifi.ifi_change = IFF_UP;
-  req.Header(ifi);
-  return Transact(req.Finish(), absl::StrCat("set link #", index, " up"));
+  return ModifyLink(index, IFF_UP, [](Request&) {}, absl::StrCat("set link #", index, " up"));
 }
 
 absl::Status Netlink::SetMtu(int index, int mtu) {
-  Request req(RTM_NEWLINK, 0);
-  ifinfomsg ifi{};
-  ifi.ifi_index = index;
-  req.Header(ifi);
-  req.AttrU32(IFLA_MTU, mtu);
-  return Transact(req.Finish(), absl::StrCat("set mtu ", mtu, " on link #", index));
+  return ModifyLink(index, 0, [&](Request& r) { r.AttrU32(IFLA_MTU, mtu); },
+                    absl::StrCat("set mtu ", mtu, " on link #", index));
 }
 
 absl::Status Netlink::RenameLink(int index, const std::string& name) {
-  Request req(RTM_NEWLINK, 0);
-  ifinfomsg ifi{};
-  ifi.ifi_index = index;
-  req.Header(ifi);
-  req.AttrStr(IFLA_IFNAME, name);
-  return Transact(req.Finish(), absl::StrCat("rename link #", index, " to ", name));
+  return ModifyLink(index, 0, [&](Request& r) { r.AttrStr(IFLA_IFNAME, name); },
+                    absl::StrCat("rename link #", index, " to ", name));
 }
 
 absl::Status Netlink::SetMac(int index, const std::array<uint8_t, 6>& mac) {
+  return ModifyLink(index, 0, [&](Request& r) { r.Attr(IFLA_ADDRESS, mac.data(), 6); },
+                    absl::StrCat("set mac on link #", index));
+}
+
+absl::Status Netlink::ModifyLink(int index, unsigned set_flags,
+                                 const std::function<void(Request&)>& attrs,
+                                 const std::string& what) {
   Request req(RTM_NEWLINK, 0);
   ifinfomsg ifi{};
   ifi.ifi_index = index;
+  ifi.ifi_flags = set_flags;
+  ifi.ifi_change = set_flags;
   req.Header(ifi);
-  req.Attr(IFLA_ADDRESS, mac.data(), 6);
-  return Transact(req.Finish(), absl::StrCat("set mac on link #", index));
+  attrs(req);
+  return Transact(req.Finish(), what);
 }
 
 absl::Status Netlink::AddAddress(int index, const net::IpAddress& address, int prefix_length) {

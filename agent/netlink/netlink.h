@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,8 @@
 #include "common/net/ip.h"
 
 namespace weft::netlink {
+
+class Request;  // a netlink message being built (netlink.cc)
 
 // Routes Weft installs carry this rtnetlink protocol number, so they can be
 // listed and removed without touching anybody else's (see /etc/iproute2/rt_protos).
@@ -98,6 +101,9 @@ class Netlink {
 
  private:
   explicit Netlink(int fd) : fd_(fd) {}
+  // RTM_NEWLINK on an existing link: set `set_flags`, add attributes.
+  absl::Status ModifyLink(int index, unsigned set_flags,
+                          const std::function<void(Request&)>& attrs, const std::string& what);
   // Sends one request and waits for its ACK (or error).
   absl::Status Transact(std::vector<uint8_t>& msg, const std::string& what);
   // Sends a dump request and collects every reply message.
