@@ -1,5 +1,5 @@
 // talosgen: generates what a Talos cluster needs to run Weft or Cilium instead of Flannel
-// and kube-proxy. See generator/README.md; the work happens in cli.cc.
+// and kube-proxy. See the README (talosgen section); the work happens in cli.cc.
 #include <cstdio>
 #include <string>
 #include <vector>
