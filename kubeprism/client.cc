@@ -45,6 +45,7 @@ absl::StatusOr<std::string> Client::ListPage(const ResourceType& type, const std
     request.query.emplace_back("fieldSelector", options.field_selector);
   }
   request.timeout = absl::Seconds(60);
+  request.cancel = options.cancel;
   ASSIGN_OR_RETURN(Response response, transport_->Do(request));
   RETURN_IF_ERROR(HttpError(response.status, response.body, RequestContext{"list", &type, ns, ""}));
   return std::move(response.body);

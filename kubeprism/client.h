@@ -26,6 +26,7 @@ struct ListOptions {
   std::string field_selector;
   int limit = 0;  // 0 = no paging
   std::string continue_token;
+  CancelToken* cancel = nullptr;  // aborts the request when cancelled
 };
 
 class Client {

@@ -160,6 +160,10 @@ size_t StreamWrite(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
+int UnaryProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<CancelToken*>(user)->cancelled() ? 1 : 0;
+}
+
 int StreamProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* s = static_cast<StreamState*>(user);
   return (s->cancel != nullptr && s->cancel->cancelled()) ? 1 : 0;
@@ -408,6 +412,10 @@ absl::StatusOr<Response> CurlTransport::Do(const Request& request) {
       set(CURLOPT_WRITEFUNCTION, AppendBody)(CURLOPT_WRITEDATA, &body)(
           CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(request.timeout)))(
           CURLOPT_ACCEPT_ENCODING, "");
+      if (request.cancel != nullptr) {
+        set(CURLOPT_NOPROGRESS, 0L)(CURLOPT_XFERINFOFUNCTION, UnaryProgress)(
+            CURLOPT_XFERINFODATA, request.cancel);
+      }
       s = set.status();
     }
     if (s.ok()) {
@@ -417,6 +425,8 @@ absl::StatusOr<Response> CurlTransport::Do(const Request& request) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
         response.status = static_cast<int>(code);
         response.body = std::move(body);
+      } else if (request.cancel != nullptr && request.cancel->cancelled()) {
+        s = absl::CancelledError("request cancelled");
       } else {
         curl_off_t connect_us = 0;
         curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);

@@ -199,6 +199,7 @@ absl::Status InformerBase::ListAll() {
   list_options.label_selector = options_.label_selector;
   list_options.field_selector = options_.field_selector;
   list_options.limit = options_.page_size;
+  list_options.cancel = &cancel_;
   std::string resource_version;
   bool restarted = false;
   while (true) {

@@ -293,3 +293,34 @@ TEST_F(AbsentCrdLabTest, MissingCrdIsAbsentNotAnError) {
 
 }  // namespace
 }  // namespace weft::kubeprism
+
+namespace weft::kubeprism {
+namespace {
+
+json PodObject(const std::string& name, const std::string& node) {
+  return {{"metadata", {{"namespace", "default"}, {"name", name}}},
+          {"spec", {{"nodeName", node}, {"serviceAccountName", "default"}}},
+          {"status", {{"phase", "Running"}, {"podIPs", {{{"ip", "10.244.0.5"}}}}}}};
+}
+
+TEST_F(InformerLabTest, PodsOfThisNodeByFieldSelector) {
+  ASSERT_TRUE(lab_->Put(kPods, PodObject("a", "node-1")).ok());
+  ASSERT_TRUE(lab_->Put(kPods, PodObject("b", "node-2")).ok());
+  ASSERT_TRUE(lab_->Put(kPods, PodObject("c", "node-1")).ok());
+  InformerOptions options = TestOptions();
+  options.field_selector = "spec.nodeName=node-1";
+  Informer<Pod> informer(transport_, options);
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(absl::Seconds(8)));
+  EXPECT_EQ(informer.List().size(), 2u);
+  ASSERT_TRUE(lab_->Put(kPods, PodObject("d", "node-2")).ok());
+  ASSERT_TRUE(lab_->Put(kPods, PodObject("e", "node-1")).ok());
+  ASSERT_TRUE(Eventually([&] { return informer.Get("default", "e") != nullptr; }));
+  informer.Stop();
+  EXPECT_EQ(informer.Get("default", "d"), nullptr);
+  EXPECT_EQ(informer.List().size(), 3u);
+  EXPECT_EQ(informer.Get("default", "a")->pod_ips[0], "10.244.0.5");
+}
+
+}  // namespace
+}  // namespace weft::kubeprism

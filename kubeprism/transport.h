@@ -17,14 +17,20 @@
 
 namespace weft::kubeprism {
 
+class CancelToken;
+
 struct Request {
   std::string verb = "GET";  // GET, POST, PUT, PATCH, DELETE
   std::string path;          // already escaped: /api/v1/namespaces/x/services
   std::vector<std::pair<std::string, std::string>> query;  // escaped by the transport
   std::string body;
   std::string content_type;  // for bodies; default application/json
-  // Whole-request limit for unary requests; ignored for streams.
+  // Unary requests: the whole-request limit. Streams: the longest silence
+  // tolerated before the connection is considered dead.
   absl::Duration timeout = absl::Seconds(30);
+  // Unary requests: aborts the request when cancelled (checked about once a
+  // second while waiting). Streams take their token as an argument.
+  CancelToken* cancel = nullptr;
 };
 
 struct Response {
