@@ -16,7 +16,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest
   # tests: schema validation, network namespaces, traffic, WireGuard, images
   python3 python3-jsonschema python3-yaml
-  iproute2 iputils-ping netcat-openbsd iperf3 tcpdump iptables
+  iproute2 iputils-ping netcat-openbsd iperf3 tcpdump iptables procps
   wireguard-tools wireguard-go
   skopeo umoci runc
 )
