@@ -371,33 +371,4 @@ std::vector<std::string> SubjectOrganizations(const X509* cert) {
   return out;
 }
 
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
-                                 int mode) {
-  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return absl::InternalError(absl::StrCat("create ", tmp, ": ", strerror(errno)));
-  size_t off = 0;
-  while (off < contents.size()) {
-    const ssize_t n = write(fd, contents.data() + off, contents.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      close(fd);
-      unlink(tmp.c_str());
-      return absl::InternalError(absl::StrCat("write ", tmp, ": ", strerror(err)));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (fchmod(fd, static_cast<mode_t>(mode)) != 0 || close(fd) != 0) {
-    unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("finish ", tmp, ": ", strerror(errno)));
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("rename ", tmp, " to ", path, ": ", strerror(err)));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace weft::pki

@@ -104,10 +104,6 @@ absl::Status VerifyCertificate(const X509* ca, const X509* leaf, bool client_aut
 std::string SubjectCommonName(const X509* cert);
 std::vector<std::string> SubjectOrganizations(const X509* cert);
 
-// Writes `contents` to `path` atomically (temporary file + rename) with `mode`.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
-                                 int mode);
-
 }  // namespace weft::pki
 
 #endif  // WEFT_COMMON_PKI_H_

@@ -1,3 +1,4 @@
+#include "common/file_util.h"
 #include "common/pki.h"
 
 #include <openssl/x509v3.h>
@@ -115,9 +116,9 @@ TEST(PkiTest, LoadCertificateAndKeyChecksTheyMatch) {
   auto ca = GenerateCa({});
   auto other = GenerateKey(KeyType::kEcdsaP256);
   ASSERT_TRUE(ca.ok() && other.ok());
-  ASSERT_TRUE(WriteFileAtomically(dir + "/ca.crt", *CertificateToPem(ca->cert.get()), 0644).ok());
-  ASSERT_TRUE(WriteFileAtomically(dir + "/ca.key", *PrivateKeyToPem(ca->key.get()), 0600).ok());
-  ASSERT_TRUE(WriteFileAtomically(dir + "/other.key", *PrivateKeyToPem(other->get()), 0600).ok());
+  ASSERT_TRUE(weft::WriteFileAtomically(dir + "/ca.crt", *CertificateToPem(ca->cert.get()), 0644).ok());
+  ASSERT_TRUE(weft::WriteFileAtomically(dir + "/ca.key", *PrivateKeyToPem(ca->key.get()), 0600).ok());
+  ASSERT_TRUE(weft::WriteFileAtomically(dir + "/other.key", *PrivateKeyToPem(other->get()), 0600).ok());
   EXPECT_TRUE(LoadCertificateAndKey(dir + "/ca.crt", dir + "/ca.key").ok());
   EXPECT_EQ(LoadCertificateAndKey(dir + "/ca.crt", dir + "/other.key").status().code(),
             absl::StatusCode::kFailedPrecondition);

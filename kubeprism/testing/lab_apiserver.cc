@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "common/pki.h"
 #include "common/status_macros.h"
 #include "kubeprism/testing/api_handler.h"
@@ -39,8 +40,8 @@ absl::StatusOr<pki::CertificateAndKey> LoadOrCreateCa(const std::string& dir) {
   ASSIGN_OR_RETURN(pki::CertificateAndKey ca, pki::GenerateCa(options));
   ASSIGN_OR_RETURN(std::string cert_pem, pki::CertificateToPem(ca.cert.get()));
   ASSIGN_OR_RETURN(std::string key_pem, pki::PrivateKeyToPem(ca.key.get()));
-  RETURN_IF_ERROR(pki::WriteFileAtomically(key_path, key_pem, 0600));
-  RETURN_IF_ERROR(pki::WriteFileAtomically(cert_path, cert_pem, 0644));
+  RETURN_IF_ERROR(weft::WriteFileAtomically(key_path, key_pem, 0600));
+  RETURN_IF_ERROR(weft::WriteFileAtomically(cert_path, cert_pem, 0644));
   return ca;
 }
 
@@ -75,9 +76,9 @@ class LabApiServerImpl : public LabApiServer {
     ASSIGN_OR_RETURN(pki::CertificateAndKey cert, pki::IssueServerCert(ca_, server));
     ASSIGN_OR_RETURN(server_cert_pem_, pki::CertificateToPem(cert.cert.get()));
     ASSIGN_OR_RETURN(server_key_pem_, pki::PrivateKeyToPem(cert.key.get()));
-    RETURN_IF_ERROR(pki::WriteFileAtomically(options_.state_dir + "/apiserver.key",
+    RETURN_IF_ERROR(weft::WriteFileAtomically(options_.state_dir + "/apiserver.key",
                                              server_key_pem_, 0600));
-    RETURN_IF_ERROR(pki::WriteFileAtomically(options_.state_dir + "/apiserver.crt",
+    RETURN_IF_ERROR(weft::WriteFileAtomically(options_.state_dir + "/apiserver.crt",
                                              server_cert_pem_, 0644));
 
     ASSIGN_OR_RETURN(pki::X509Ptr ca_copy, pki::ParseCertificatePem(ca_pem_));
@@ -109,8 +110,8 @@ class LabApiServerImpl : public LabApiServer {
     std::lock_guard<std::mutex> lock(mu_);
     const std::string base = absl::StrCat(options_.state_dir, "/client-", ++issued_, "-",
                                           FileSafe(user));
-    RETURN_IF_ERROR(pki::WriteFileAtomically(base + ".key", out.key_pem, 0600));
-    RETURN_IF_ERROR(pki::WriteFileAtomically(base + ".crt", out.cert_pem, 0644));
+    RETURN_IF_ERROR(weft::WriteFileAtomically(base + ".key", out.key_pem, 0600));
+    RETURN_IF_ERROR(weft::WriteFileAtomically(base + ".crt", out.cert_pem, 0644));
     return out;
   }
 

@@ -15,6 +15,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "common/pki.h"
 #include "kubeprism/testing/lab_apiserver.h"
 
@@ -74,7 +75,7 @@ absl::Status WriteAdminKubeconfig(LabApiServer& server, const std::string& path)
   out << YAML::EndMap << YAML::EndMap << YAML::EndSeq;
   out << YAML::Key << "current-context" << YAML::Value << "lab";
   out << YAML::EndMap;
-  return weft::pki::WriteFileAtomically(path, std::string(out.c_str()) + "\n", 0600);
+  return weft::WriteFileAtomically(path, std::string(out.c_str()) + "\n", 0600);
 }
 
 int Run(int argc, char** argv) {
