@@ -217,37 +217,12 @@ absl::StatusOr<std::unique_ptr<Netlink>> Netlink::OpenInNamespace(const std::str
 
 Netlink::~Netlink() { close(fd_); }
 
-absl::Status Netlink::Transact(std::vector<uint8_t>& msg, const std::string& what) {
+absl::Status Netlink::Exchange(std::vector<uint8_t>& msg, uint16_t flags, const std::string& what,
+                              const std::function<bool(const nlmsghdr*, absl::Status*)>& on_reply) {
   auto* h = reinterpret_cast<nlmsghdr*>(msg.data());
-  h->nlmsg_flags |= NLM_F_ACK;
+  h->nlmsg_flags |= flags;
   h->nlmsg_seq = seq_++;
   if (send(fd_, msg.data(), msg.size(), 0) < 0) return Errno(what, errno);
-  std::vector<uint8_t> buf(65536);
-  for (;;) {
-    ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Errno(what, errno);
-    }
-    for (auto* r = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(r, static_cast<size_t>(n));
-         r = NLMSG_NEXT(r, n)) {
-      if (r->nlmsg_seq != h->nlmsg_seq) continue;
-      if (r->nlmsg_type == NLMSG_ERROR) {
-        auto* e = reinterpret_cast<nlmsgerr*>(NLMSG_DATA(r));
-        if (e->error == 0) return absl::OkStatus();
-        return Errno(what, -e->error);
-      }
-    }
-  }
-}
-
-absl::StatusOr<std::vector<std::vector<uint8_t>>> Netlink::Dump(std::vector<uint8_t>& msg,
-                                                                 const std::string& what) {
-  auto* h = reinterpret_cast<nlmsghdr*>(msg.data());
-  h->nlmsg_flags |= NLM_F_DUMP;
-  h->nlmsg_seq = seq_++;
-  if (send(fd_, msg.data(), msg.size(), 0) < 0) return Errno(what, errno);
-  std::vector<std::vector<uint8_t>> out;
   std::vector<uint8_t> buf(1 << 16);
   for (;;) {
     ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
@@ -258,15 +233,38 @@ absl::StatusOr<std::vector<std::vector<uint8_t>>> Netlink::Dump(std::vector<uint
     for (auto* r = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(r, static_cast<size_t>(n));
          r = NLMSG_NEXT(r, n)) {
       if (r->nlmsg_seq != h->nlmsg_seq) continue;
-      if (r->nlmsg_type == NLMSG_DONE) return out;
-      if (r->nlmsg_type == NLMSG_ERROR) {
-        auto* e = reinterpret_cast<nlmsgerr*>(NLMSG_DATA(r));
-        if (e->error != 0) return Errno(what, -e->error);
-        continue;
-      }
-      out.emplace_back(reinterpret_cast<uint8_t*>(r), reinterpret_cast<uint8_t*>(r) + r->nlmsg_len);
+      absl::Status status;
+      if (on_reply(r, &status)) return status;
     }
   }
+}
+
+absl::Status Netlink::Transact(std::vector<uint8_t>& msg, const std::string& what) {
+  return Exchange(msg, NLM_F_ACK, what, [&](const nlmsghdr* r, absl::Status* status) {
+    if (r->nlmsg_type != NLMSG_ERROR) return false;
+    int err = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(r))->error;
+    *status = err == 0 ? absl::OkStatus() : Errno(what, -err);
+    return true;
+  });
+}
+
+absl::StatusOr<std::vector<std::vector<uint8_t>>> Netlink::Dump(std::vector<uint8_t>& msg,
+                                                                 const std::string& what) {
+  std::vector<std::vector<uint8_t>> out;
+  absl::Status s = Exchange(msg, NLM_F_DUMP, what, [&](const nlmsghdr* r, absl::Status* status) {
+    if (r->nlmsg_type == NLMSG_DONE) return true;
+    if (r->nlmsg_type == NLMSG_ERROR) {
+      int err = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(r))->error;
+      if (err == 0) return false;
+      *status = Errno(what, -err);
+      return true;
+    }
+    const auto* p = reinterpret_cast<const uint8_t*>(r);
+    out.emplace_back(p, p + r->nlmsg_len);
+    return false;
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 absl::StatusOr<Link> Netlink::GetLink(const std::string& name) {

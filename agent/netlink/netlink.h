@@ -19,6 +19,8 @@
 #include "absl/status/statusor.h"
 #include "common/net/ip.h"
 
+struct nlmsghdr;  // <linux/netlink.h>
+
 namespace weft::netlink {
 
 class Request;  // a netlink message being built (netlink.cc)
@@ -104,6 +106,10 @@ class Netlink {
   // RTM_NEWLINK on an existing link: set `set_flags`, add attributes.
   absl::Status ModifyLink(int index, unsigned set_flags,
                           const std::function<void(Request&)>& attrs, const std::string& what);
+  // Sends `msg` with `flags` and passes each reply of its sequence to
+  // `on_reply` until it returns true (with the status to return).
+  absl::Status Exchange(std::vector<uint8_t>& msg, uint16_t flags, const std::string& what,
+                        const std::function<bool(const ::nlmsghdr*, absl::Status*)>& on_reply);
   // Sends one request and waits for its ACK (or error).
   absl::Status Transact(std::vector<uint8_t>& msg, const std::string& what);
   // Sends a dump request and collects every reply message.
