@@ -4,10 +4,12 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <fstream>
+#include <filesystem>
+#include <sstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "kubeprism/curl_transport.h"
 
@@ -93,6 +95,13 @@ absl::StatusOr<std::unique_ptr<LabFixture>> LabFixture::Start(testing::LabApiSer
   return fixture;
 }
 
+LabFixture::~LabFixture() {
+  if (server_) server_->Stop();
+  server_.reset();
+  std::error_code ignored;
+  if (!state_dir_.empty()) std::filesystem::remove_all(state_dir_, ignored);
+}
+
 absl::StatusOr<ClientConfig> LabFixture::ConfigFor(const std::string& user,
                                                    const std::vector<std::string>& groups,
                                                    int64_t valid_seconds) {
@@ -116,7 +125,7 @@ absl::StatusOr<std::shared_ptr<Transport>> LabFixture::AdminTransport() {
 absl::StatusOr<std::string> LabFixture::WriteKubeconfig(const ClientConfig& config,
                                                         const std::string& name) {
   const std::string path = absl::StrCat(state_dir_, "/", name);
-  std::ofstream out(path);
+  std::ostringstream out;
   out << "apiVersion: v1\nkind: Config\ncurrent-context: lab\n"
       << "clusters:\n- name: lab\n  cluster:\n    server: " << config.server
       << "\n    certificate-authority-data: " << absl::Base64Escape(config.ca_pem) << "\n"
@@ -124,8 +133,8 @@ absl::StatusOr<std::string> LabFixture::WriteKubeconfig(const ClientConfig& conf
       << "users:\n- name: agent\n  user:\n"
       << "    client-certificate-data: " << absl::Base64Escape(config.client_cert_pem) << "\n"
       << "    client-key-data: " << absl::Base64Escape(config.client_key_pem) << "\n";
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("writing ", path));
+  // It holds a client key: 0600 like every secret.
+  RETURN_IF_ERROR(WriteFileAtomically(path, out.str(), 0600));
   return path;
 }
 

@@ -30,6 +30,9 @@ class LabFixture {
   static absl::StatusOr<std::unique_ptr<LabFixture>> Start(
       testing::LabApiServerOptions options = {}, const std::string& root = "");
 
+  // Stops the server and removes the state folder (keys included).
+  ~LabFixture();
+
   testing::LabApiServer& server() { return *server_; }
   const std::string& state_dir() const { return state_dir_; }
 
