@@ -4,6 +4,7 @@
 // deliver to it: every successful connection below went through them.
 #include "agent/datapath/datapath.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,20 +136,25 @@ class DatapathTrafficTest : public ::testing::Test {
     return from.Exec("ping -c 2 -i 0.2 -W 2 " + to, &out) == 0;
   }
 
-  // One TCP exchange: a server in `to` answers "pong" to "ping".
+  // One TCP exchange: a server in `to` answers "pong" to "ping". The client
+  // retries while the listener may not be up yet (no fixed sleeps).
   bool Tcp(const Pod& from, const Pod& to) {
-    std::string out;
     pid_t server = fork();
     if (server == 0) {
       execlp("ip", "ip", "netns", "exec", to.ns->name().c_str(), "sh", "-c",
-             "echo pong | timeout 5 nc -l -p 7000 -q 1", nullptr);
+             "echo pong | timeout 10 nc -l -p 7000 -q 1", nullptr);
       _exit(127);
     }
-    usleep(300000);
-    int rc = from.ns->Exec("sh -c 'echo ping | timeout 5 nc -q 1 " + to.ip + " 7000'", &out);
-    int status = 0;
-    waitpid(server, &status, 0);
-    return rc == 0 && out.find("pong") != std::string::npos;
+    bool ok = false;
+    for (int attempt = 0; attempt < 50 && !ok; ++attempt) {
+      std::string out;
+      int rc = from.ns->Exec("sh -c 'echo ping | timeout 5 nc -q 1 " + to.ip + " 7000'", &out);
+      ok = rc == 0 && out.find("pong") != std::string::npos;
+      if (!ok) usleep(100000);
+    }
+    kill(server, SIGTERM);
+    waitpid(server, nullptr, 0);
+    return ok;
   }
 
   std::unique_ptr<ScopedNetns> n1_, n2_;
