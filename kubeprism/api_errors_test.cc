@@ -52,6 +52,21 @@ TEST(CurlErrorTest, KubePrismNotAnswering) {
   EXPECT_THAT(other.message(), HasSubstr("cannot connect to https://10.0.0.1:6443"));
 }
 
+TEST(CurlErrorTest, SameFailureReadsTheSameWhateverItTook) {
+  absl::Status fast = CurlError(CURLE_COULDNT_CONNECT,
+                                "Failed to connect to 127.0.0.1 port 41259 after 0 ms: Couldn't "
+                                "connect to server",
+                                "https://127.0.0.1:41259");
+  absl::Status slow = CurlError(CURLE_COULDNT_CONNECT,
+                                "Failed to connect to 127.0.0.1 port 41259 after 4 ms: Couldn't "
+                                "connect to server",
+                                "https://127.0.0.1:41259");
+  EXPECT_EQ(fast, slow);
+  EXPECT_EQ(fast.message(),
+            "cannot connect to https://127.0.0.1:41259: Failed to connect to 127.0.0.1 port 41259: "
+            "Couldn't connect to server");
+}
+
 TEST(CurlErrorTest, NamesTheFailedCertificateCheck) {
   EXPECT_THAT(CurlError(CURLE_PEER_FAILED_VERIFICATION,
                         "SSL certificate problem: unable to get local issuer certificate", "s")
