@@ -34,7 +34,8 @@ bool ValidIfName(const std::string& name) {
   return true;
 }
 
-bool OlderThan040(absl::string_view v) { return v == "0.3.0" || v == "0.3.1"; }
+// Results before 1.0.0 carry the IP version ("4"/"6") on each address.
+bool ResultHasIpVersion(absl::string_view v) { return v == "0.3.0" || v == "0.3.1" || v == "0.4.0"; }
 
 absl::Status Fail(Error* error, int code, std::string msg, std::string details) {
   *error = Error{code, msg, details};
@@ -173,8 +174,7 @@ std::string ResultJson(const Result& r, absl::string_view cni_version) {
     json o = {{"address", absl::StrCat(ip.address.ToString(), "/", ip.prefix_length)},
               {"gateway", ip.gateway.ToString()}};
     if (ip.interface >= 0) o["interface"] = ip.interface;
-    // Results before 1.0.0 carry the IP version on each entry.
-    if (OlderThan040(cni_version) || cni_version == "0.4.0") {
+    if (ResultHasIpVersion(cni_version)) {
       o["version"] = ip.address.is_v4() ? "4" : "6";
     }
     ips.push_back(o);

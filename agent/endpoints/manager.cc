@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
@@ -78,6 +79,11 @@ absl::StatusOr<std::unique_ptr<EndpointManager>> EndpointManager::Create(
                                        ": address ", d.address.ToString(),
                                        " is outside this node's pod CIDRs now; released"));
     }
+    // Addresses the allocator still holds, by endpoint (ID/interface).
+    std::map<std::string, std::vector<net::IpAddress>> held;
+    for (const auto& alloc : allocator->List()) {
+      held[alloc.owner.container_id + "/" + alloc.owner.ifname].push_back(alloc.address);
+    }
     for (const auto& e : j["endpoints"]) {
       auto r = FromJson(e);
       if (!r.ok()) {
@@ -85,14 +91,9 @@ absl::StatusOr<std::unique_ptr<EndpointManager>> EndpointManager::Create(
         continue;
       }
       // Keep only addresses the allocator still holds for this endpoint.
-      std::vector<net::IpAddress> kept;
-      for (const auto& alloc : allocator->List()) {
-        if (alloc.owner.container_id == r->owner.container_id && alloc.owner.ifname == r->owner.ifname) {
-          kept.push_back(alloc.address);
-        }
-      }
-      if (kept.empty()) continue;
-      r->addresses = kept;
+      auto kept = held.find(r->owner.container_id + "/" + r->owner.ifname);
+      if (kept == held.end()) continue;
+      r->addresses = kept->second;
       records.push_back(*std::move(r));
     }
   }

@@ -296,15 +296,26 @@ absl::StatusOr<std::vector<Link>> Netlink::ListLinks() {
   return out;
 }
 
-absl::Status Netlink::CreateVeth(const std::string& name, const std::string& peer_name, int mtu,
-                                 int peer_netns_fd) {
-  Request req(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+namespace {
+
+// The common head of a request that creates a link of `kind`; returns the
+// IFLA_LINKINFO nest for the caller to fill with IFLA_INFO_DATA and close.
+size_t BeginNewLink(Request& req, const std::string& name, int mtu, const char* kind) {
   ifinfomsg ifi{};
   req.Header(ifi);
   req.AttrStr(IFLA_IFNAME, name);
   if (mtu > 0) req.AttrU32(IFLA_MTU, mtu);
   size_t info = req.BeginNest(IFLA_LINKINFO);
-  req.AttrStr(IFLA_INFO_KIND, "veth");
+  req.AttrStr(IFLA_INFO_KIND, kind);
+  return info;
+}
+
+}  // namespace
+
+absl::Status Netlink::CreateVeth(const std::string& name, const std::string& peer_name, int mtu,
+                                 int peer_netns_fd) {
+  Request req(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+  size_t info = BeginNewLink(req, name, mtu, "veth");
   size_t data = req.BeginNest(IFLA_INFO_DATA);
   size_t peer = req.BeginNest(VETH_INFO_PEER);
   ifinfomsg peer_ifi{};
@@ -321,12 +332,7 @@ absl::Status Netlink::CreateVeth(const std::string& name, const std::string& pee
 absl::Status Netlink::CreateVxlan(const std::string& name, uint32_t vni, int port,
                                   const net::IpAddress& local, int underlay_index, int mtu) {
   Request req(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-  ifinfomsg ifi{};
-  req.Header(ifi);
-  req.AttrStr(IFLA_IFNAME, name);
-  if (mtu > 0) req.AttrU32(IFLA_MTU, mtu);
-  size_t info = req.BeginNest(IFLA_LINKINFO);
-  req.AttrStr(IFLA_INFO_KIND, "vxlan");
+  size_t info = BeginNewLink(req, name, mtu, "vxlan");
   size_t data = req.BeginNest(IFLA_INFO_DATA);
   req.AttrU32(IFLA_VXLAN_ID, vni);
   req.AttrIp(local.is_v4() ? IFLA_VXLAN_LOCAL : IFLA_VXLAN_LOCAL6, local);

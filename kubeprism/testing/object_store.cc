@@ -212,6 +212,16 @@ absl::Status CheckIdentity(const LabResource& r, json& object, std::string* ns,
   return absl::OkStatus();
 }
 
+// CheckIdentity for writes that address an existing object by name.
+absl::Status CheckNamedIdentity(const LabResource& r, json& object, std::string* ns,
+                                std::string* name) {
+  absl::Status status = CheckIdentity(r, object, ns, name);
+  if (status.ok() && name->empty()) {
+    return absl::FailedPreconditionError("metadata.name: Required value: name is required");
+  }
+  return status;
+}
+
 }  // namespace
 
 absl::StatusOr<ObjectPtr> ObjectStore::Create(int resource, json object) {
@@ -243,11 +253,8 @@ absl::StatusOr<ObjectPtr> ObjectStore::Create(int resource, json object) {
 
 absl::StatusOr<ObjectPtr> ObjectStore::Update(int resource, json object) {
   std::string ns, name;
-  absl::Status status = CheckIdentity(resources_[resource], object, &ns, &name);
+  absl::Status status = CheckNamedIdentity(resources_[resource], object, &ns, &name);
   if (!status.ok()) return status;
-  if (name.empty()) {
-    return absl::FailedPreconditionError("metadata.name: Required value: name is required");
-  }
   std::lock_guard<std::mutex> lock(mu_);
   ObjectPtr current = Current(resource, Key(ns, name));
   if (current == nullptr) return absl::NotFoundError(name);
@@ -260,11 +267,8 @@ absl::StatusOr<ObjectPtr> ObjectStore::Update(int resource, json object) {
 
 absl::StatusOr<ObjectPtr> ObjectStore::Upsert(int resource, json object) {
   std::string ns, name;
-  absl::Status status = CheckIdentity(resources_[resource], object, &ns, &name);
+  absl::Status status = CheckNamedIdentity(resources_[resource], object, &ns, &name);
   if (!status.ok()) return status;
-  if (name.empty()) {
-    return absl::FailedPreconditionError("metadata.name: Required value: name is required");
-  }
   std::lock_guard<std::mutex> lock(mu_);
   ObjectPtr current = Current(resource, Key(ns, name));
   object["metadata"].erase("resourceVersion");

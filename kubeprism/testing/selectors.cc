@@ -49,26 +49,33 @@ std::string AsString(const nlohmann::json* value) {
 
 }  // namespace
 
+bool Selector::ParseEqualityTerm(const std::string& term, Term* t) {
+  size_t pos;
+  size_t op_len;
+  if ((pos = term.find("!=")) != std::string::npos) {
+    t->op = Op::kNotEquals;
+    op_len = 2;
+  } else if ((pos = term.find("==")) != std::string::npos) {
+    t->op = Op::kEquals;
+    op_len = 2;
+  } else if ((pos = term.find('=')) != std::string::npos) {
+    t->op = Op::kEquals;
+    op_len = 1;
+  } else {
+    return false;
+  }
+  t->key = Trim(term.substr(0, pos));
+  t->values = {Trim(term.substr(pos + op_len))};
+  return true;
+}
+
 absl::StatusOr<Selector> Selector::ParseFields(const std::string& text) {
   Selector selector;
   if (Trim(text).empty()) return selector;
   for (const std::string& raw : SplitTerms(text)) {
     const std::string term = Trim(raw);
     Term t;
-    size_t pos;
-    if ((pos = term.find("!=")) != std::string::npos) {
-      t.op = Op::kNotEquals;
-      t.key = Trim(term.substr(0, pos));
-      t.values = {Trim(term.substr(pos + 2))};
-    } else if ((pos = term.find("==")) != std::string::npos) {
-      t.op = Op::kEquals;
-      t.key = Trim(term.substr(0, pos));
-      t.values = {Trim(term.substr(pos + 2))};
-    } else if ((pos = term.find('=')) != std::string::npos) {
-      t.op = Op::kEquals;
-      t.key = Trim(term.substr(0, pos));
-      t.values = {Trim(term.substr(pos + 1))};
-    } else {
+    if (!ParseEqualityTerm(term, &t)) {
       return absl::InvalidArgumentError(
           absl::StrCat("invalid field selector: '", term, "': expected an operator"));
     }
@@ -103,18 +110,7 @@ absl::StatusOr<Selector> Selector::ParseLabels(const std::string& text) {
       for (absl::string_view v : absl::StrSplit(set.substr(1, set.size() - 2), ',')) {
         t.values.push_back(Trim(v));
       }
-    } else if ((pos = term.find("!=")) != std::string::npos) {
-      t.op = Op::kNotEquals;
-      t.key = Trim(term.substr(0, pos));
-      t.values = {Trim(term.substr(pos + 2))};
-    } else if ((pos = term.find("==")) != std::string::npos) {
-      t.op = Op::kEquals;
-      t.key = Trim(term.substr(0, pos));
-      t.values = {Trim(term.substr(pos + 2))};
-    } else if ((pos = term.find('=')) != std::string::npos) {
-      t.op = Op::kEquals;
-      t.key = Trim(term.substr(0, pos));
-      t.values = {Trim(term.substr(pos + 1))};
+    } else if (ParseEqualityTerm(term, &t)) {
     } else if (term[0] == '!') {
       t.op = Op::kNotExists;
       t.key = Trim(term.substr(1));

@@ -29,6 +29,9 @@ class Selector {
     Op op;
     std::vector<std::string> values;
   };
+  // "k!=v", "k==v", "k=v" (shared by field and label selectors); false if none.
+  static bool ParseEqualityTerm(const std::string& term, Term* t);
+
   bool labels_ = false;
   std::vector<Term> terms_;
 };
