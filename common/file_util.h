@@ -14,6 +14,10 @@ namespace weft {
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents,
                                  int mode = 0600);
 
+// Creates `path` and its missing parents with `mode` (like mkdir -p). Existing
+// folders are left as they are.
+absl::Status MakeDirs(const std::string& path, int mode = 0700);
+
 // Reads a whole file; NotFound when it does not exist.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 

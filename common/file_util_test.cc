@@ -34,5 +34,19 @@ TEST(FileUtilTest, UnwritableFolderIsAnError) {
   EXPECT_FALSE(WriteFileAtomically("/nonexistent-weft-dir/x", "y").ok());
 }
 
+TEST(FileUtilTest, MakeDirsCreatesParentsWithModeAndAcceptsExisting) {
+  std::string root = TempDir();
+  std::string leaf = root + "/a/b/c";
+  ASSERT_TRUE(MakeDirs(leaf, 0700).ok());
+  struct stat st;
+  ASSERT_EQ(stat(leaf.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_TRUE(MakeDirs(leaf, 0700).ok());
+  ASSERT_TRUE(WriteFileAtomically(root + "/file", "x").ok());
+  EXPECT_FALSE(MakeDirs(root + "/file", 0700).ok());
+  EXPECT_FALSE(MakeDirs(root + "/file/below", 0700).ok());
+}
+
 }  // namespace
 }  // namespace weft

@@ -120,6 +120,7 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml, const std:
       {"bpffsDir", [&](const YAML::Node& n) { return GetPath(source, n, "bpffsDir", &c.bpffs_dir); }},
       {"cniBinDir", [&](const YAML::Node& n) { return GetPath(source, n, "cniBinDir", &c.cni_bin_dir); }},
       {"cniConfDir", [&](const YAML::Node& n) { return GetPath(source, n, "cniConfDir", &c.cni_conf_dir); }},
+      {"cniPlugin", [&](const YAML::Node& n) { return GetPath(source, n, "cniPlugin", &c.cni_plugin); }},
   };
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>();

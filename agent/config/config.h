@@ -40,6 +40,9 @@ struct AgentConfig {
   std::string bpffs_dir = "/sys/fs/bpf/weft";
   std::string cni_bin_dir = "/opt/cni/bin";
   std::string cni_conf_dir = "/etc/cni/net.d";
+  // The weft-cni binary the agent installs into cni_bin_dir. Empty: the
+  // weft-cni next to the weft-agent executable (the extension ships both).
+  std::string cni_plugin;
 
   std::string socket_path() const { return run_dir + "/weft.sock"; }
 };

@@ -16,6 +16,7 @@ TEST(AgentConfigTest, FullExampleParses) {
   EXPECT_EQ(c->devices, std::vector<std::string>{"eth0"});
   EXPECT_EQ(c->native_routing_cidr->ToString(), "10.244.0.0/16");
   EXPECT_EQ(c->socket_path(), "/var/run/weft/weft.sock");
+  EXPECT_EQ(c->cni_plugin, "/usr/local/lib/weft/weft-cni");
 }
 
 TEST(AgentConfigTest, MinimalConfigGetsDefaults) {

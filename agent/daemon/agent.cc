@@ -1,0 +1,317 @@
+#include "agent/daemon/agent.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/daemon/cni_install.h"
+#include "agent/routing/reconciler.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+#include "kubeprism/curl_transport.h"
+#include "kubeprism/kubeconfig.h"
+#include "kubeprism/logging.h"
+
+namespace weft::daemon {
+namespace {
+
+using kubeprism::Log;
+using kubeprism::LogLevel;
+
+constexpr int kVxlanOverhead = 50;
+
+const char* RoutingName(agent::RoutingMode mode) {
+  return mode == agent::RoutingMode::kTunnel ? "tunnel" : "native";
+}
+
+std::vector<const kubeprism::Node*> Raw(const std::vector<kubeprism::Informer<kubeprism::Node>::Ptr>& v) {
+  std::vector<const kubeprism::Node*> out;
+  out.reserve(v.size());
+  for (const auto& p : v) out.push_back(p.get());
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<NativeDevice>> ResolveDevices(
+    netlink::Netlink& nl, const std::vector<std::string>& names,
+    const std::vector<net::IpAddress>& internal_ips) {
+  ASSIGN_OR_RETURN(std::vector<netlink::Link> links, nl.ListLinks());
+  ASSIGN_OR_RETURN(std::vector<netlink::Address> addrs, nl.ListAddresses());
+  std::vector<NativeDevice> out;
+  auto add = [&](const netlink::Link& l) {
+    NativeDevice d{l.name, l.index, l.mtu, std::nullopt};
+    for (const auto& a : addrs) {
+      if (a.index == l.index && a.address.is_v4()) {
+        // Prefer the InternalIP when the device carries several addresses.
+        bool internal = std::find(internal_ips.begin(), internal_ips.end(), a.address) !=
+                        internal_ips.end();
+        if (!d.ipv4 || internal) d.ipv4 = a.address;
+        if (internal) break;
+      }
+    }
+    out.push_back(d);
+  };
+  if (!names.empty()) {
+    for (const auto& name : names) {
+      auto it = std::find_if(links.begin(), links.end(), [&](const auto& l) { return l.name == name; });
+      if (it == links.end()) {
+        return absl::NotFoundError(absl::StrCat("devices: no interface named \"", name, "\""));
+      }
+      add(*it);
+    }
+    return out;
+  }
+  for (const auto& a : addrs) {
+    if (std::find(internal_ips.begin(), internal_ips.end(), a.address) == internal_ips.end()) continue;
+    auto it = std::find_if(links.begin(), links.end(), [&](const auto& l) { return l.index == a.index; });
+    if (it != links.end()) add(*it);
+  }
+  if (out.empty()) {
+    std::vector<std::string> ips;
+    for (const auto& ip : internal_ips) ips.push_back(ip.ToString());
+    return absl::NotFoundError(absl::StrCat("no interface carries this node's InternalIP (",
+                                            absl::StrJoin(ips, ", "),
+                                            "); name the native devices in `devices`"));
+  }
+  return out;
+}
+
+Agent::Agent(agent::AgentConfig config, AgentOptions options)
+    : config_(std::move(config)), options_(std::move(options)), leaks_(options_.leak_grace) {}
+
+Agent::~Agent() {
+  if (reconciler_.joinable()) reconciler_.join();
+}
+
+void Agent::Wake() {
+  absl::MutexLock l(&mu_);
+  dirty_ = true;
+}
+
+ClusterView Agent::CurrentView() const { return BuildClusterView(Raw(nodes_->List())); }
+
+absl::Status Agent::Run(absl::Notification* stop) {
+  ASSIGN_OR_RETURN(kubeprism::ClientConfig client_config,
+                   kubeprism::LoadKubeconfig(config_.kubeconfig));
+  ASSIGN_OR_RETURN(std::unique_ptr<kubeprism::CurlTransport> transport,
+                   kubeprism::CurlTransport::Create(client_config));
+  transport_ = std::move(transport);
+  Log(LogLevel::kInfo, absl::StrCat("node ", config_.node_name, ", API server ", transport_->server(),
+                                    ", routing ", RoutingName(config_.routing)));
+
+  nodes_ = std::make_unique<kubeprism::Informer<kubeprism::Node>>(transport_);
+  nodes_->AddHandlers({[this](const kubeprism::Node&) { Wake(); },
+                       [this](const kubeprism::Node&, const kubeprism::Node&) { Wake(); },
+                       [this](const kubeprism::Node&) { Wake(); }});
+  nodes_->Start();
+
+  auto self = WaitForLocalNode(stop);
+  if (!self.ok()) {
+    nodes_->Stop();
+    return stop->HasBeenNotified() ? absl::OkStatus() : self.status();
+  }
+  if (auto s = StartDatapath(*self); !s.ok()) {
+    nodes_->Stop();
+    return s;
+  }
+  if (auto s = StartApi(); !s.ok()) {
+    nodes_->Stop();
+    return s;
+  }
+
+  kubeprism::InformerOptions pod_options;
+  pod_options.field_selector = "spec.nodeName=" + config_.node_name;
+  pods_ = std::make_unique<kubeprism::Informer<kubeprism::Pod>>(transport_, pod_options);
+  pods_->AddHandlers({nullptr, nullptr, [this](const kubeprism::Pod&) { Wake(); }});
+  pods_->Start();
+
+  reconciler_ = std::thread([this, stop] { ReconcileLoop(stop); });
+  Log(LogLevel::kInfo, absl::StrCat("ready: ", endpoints_->List().size(), " endpoints, pod CIDRs ",
+                                    absl::StrJoin(endpoints_->pod_cidrs(), ", ",
+                                                  [](std::string* o, const net::IpPrefix& p) {
+                                                    o->append(p.ToString());
+                                                  })));
+  stop->WaitForNotification();
+
+  Log(LogLevel::kInfo, "stopping; the datapath stays in place");
+  reconciler_.join();
+  server_->Shutdown();
+  pods_->Stop();
+  nodes_->Stop();
+  unlink(config_.socket_path().c_str());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<routing::NodeInfo> Agent::WaitForLocalNode(absl::Notification* stop) {
+  absl::Time last_report = absl::Now();  // quiet for the first seconds: the usual start
+  while (!stop->HasBeenNotified()) {
+    std::string waiting;
+    if (!nodes_->WaitForSync(absl::ZeroDuration())) {
+      kubeprism::InformerStats stats = nodes_->Stats();
+      waiting = absl::StrCat("the API server at ", transport_->server(),
+                             stats.last_error.empty() ? "" : ": ", stats.last_error);
+    } else {
+      auto node = nodes_->Get("", config_.node_name);
+      if (node == nullptr) {
+        waiting = absl::StrCat("Node ", config_.node_name, " to be registered");
+      } else {
+        ClusterView view = BuildClusterView({node.get()});
+        for (const auto& p : view.problems) Log(LogLevel::kWarning, p);
+        const routing::NodeInfo& self = view.nodes.front();
+        if (!self.pod_cidrs.empty()) return self;
+        waiting = absl::StrCat("Node ", config_.node_name,
+                               " to get spec.podCIDRs (the controller-manager allocates them)");
+      }
+    }
+    if (absl::Now() - last_report > absl::Seconds(10)) {
+      Log(LogLevel::kInfo, "waiting for " + waiting);
+      last_report = absl::Now();
+    }
+    stop->WaitForNotificationWithTimeout(absl::Milliseconds(200));
+  }
+  return absl::CancelledError("stopped");
+}
+
+absl::Status Agent::StartDatapath(const routing::NodeInfo& self) {
+  ASSIGN_OR_RETURN(nl_, netlink::Netlink::Open());
+  if (auto s = netlink::WriteSysctl("net.ipv4.ip_forward", "1"); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("enable IPv4 forwarding: ", s.message()));
+  }
+  ASSIGN_OR_RETURN(devices_, ResolveDevices(*nl_, config_.devices, self.internal_ips));
+  ASSIGN_OR_RETURN(datapath_, datapath::Datapath::Load(config_.bpffs_dir));
+  RETURN_IF_ERROR(MakeDirs(config_.state_dir, 0700));
+  std::vector<std::string> problems;
+  ASSIGN_OR_RETURN(endpoints_, endpoints::EndpointManager::Create(config_.state_dir, self.pod_cidrs,
+                                                                  datapath_.get(), &problems));
+  for (const auto& p : endpoints_->Reprogram()) problems.push_back(p);
+  for (const auto& d : devices_) {
+    if (auto s = datapath_->AttachFromNetdev(d.index); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("attach to ", d.name, ": ", s.message()));
+    }
+  }
+  int device_mtu = devices_.front().mtu;
+  for (const auto& d : devices_) device_mtu = std::min(device_mtu, d.mtu);
+  pod_mtu_ = config_.mtu > 0 ? config_.mtu
+                             : device_mtu - (config_.routing == agent::RoutingMode::kTunnel
+                                                 ? kVxlanOverhead
+                                                 : 0);
+  for (const auto& p : problems) Log(LogLevel::kWarning, p);
+  absl::MutexLock l(&mu_);
+  start_problems_ = std::move(problems);
+  return absl::OkStatus();
+}
+
+absl::Status Agent::StartApi() {
+  RETURN_IF_ERROR(MakeDirs(config_.run_dir, 0700));
+  api::ApiOptions options{config_.node_name, pod_mtu_,
+                          [this](weft::agent::v1::AgentStatus* s) { FillStatus(s); }};
+  service_ = std::make_unique<api::AgentService>(endpoints_.get(), std::move(options));
+  ASSIGN_OR_RETURN(server_, api::StartLocalApi(config_.socket_path(), service_.get()));
+  CniInstall install{config_.cni_plugin.empty() ? DefaultPluginSource() : config_.cni_plugin,
+                     config_.cni_bin_dir, config_.cni_conf_dir, config_.socket_path(), pod_mtu_};
+  if (auto s = InstallCni(install); !s.ok()) {
+    server_->Shutdown();
+    return s;
+  }
+  Log(LogLevel::kInfo, absl::StrCat("serving ", config_.socket_path(), "; CNI plugin in ",
+                                    config_.cni_bin_dir, ", ", kConflistName, " in ",
+                                    config_.cni_conf_dir));
+  return absl::OkStatus();
+}
+
+void Agent::ReconcileLoop(absl::Notification* stop) {
+  absl::Time last = absl::InfinitePast();
+  while (!stop->HasBeenNotified()) {
+    bool due;
+    {
+      absl::MutexLock l(&mu_);
+      due = dirty_ || absl::Now() - last >= options_.resync;
+      dirty_ = false;
+    }
+    if (due) {
+      ReconcileOnce();
+      last = absl::Now();
+    }
+    stop->WaitForNotificationWithTimeout(absl::Milliseconds(100));
+  }
+}
+
+void Agent::ReconcileOnce() {
+  ClusterView view = CurrentView();
+  std::vector<std::string> problems = view.problems;
+  for (auto& p : SyncRoutes(view)) problems.push_back(std::move(p));
+  for (auto& p : ReclaimLeaks()) problems.push_back(std::move(p));
+  absl::MutexLock l(&mu_);
+  if (problems != problems_) {
+    for (const auto& p : problems) Log(LogLevel::kWarning, p);
+    if (problems.empty() && !problems_.empty()) Log(LogLevel::kInfo, "all problems resolved");
+  }
+  problems_ = std::move(problems);
+}
+
+std::vector<std::string> Agent::SyncRoutes(const ClusterView& view) {
+  std::vector<std::string> problems;
+  if (config_.routing == agent::RoutingMode::kNative && config_.direct_routes) {
+    std::vector<std::string> names;
+    for (const auto& d : devices_) names.push_back(d.name);
+    auto subnets = routing::LocalSubnets(*nl_, names);
+    if (!subnets.ok()) return {absl::StrCat("routes: ", subnets.status().message())};
+    routing::RoutePlan plan = routing::PlanDirectRoutes(config_.node_name, view.nodes, *subnets);
+    routing::ApplyResult applied = routing::ApplyRoutes(*nl_, plan.routes);
+    if (applied.added + applied.removed > 0) {
+      Log(LogLevel::kInfo, absl::StrCat("routes: ", applied.added, " added, ", applied.removed,
+                                        " removed, ", plan.routes.size(), " in place"));
+    }
+    problems = std::move(plan.problems);
+    for (auto& p : applied.problems) problems.push_back(std::move(p));
+  }
+  return problems;
+}
+
+std::vector<std::string> Agent::ReclaimLeaks() {
+  if (!pods_->WaitForSync(absl::ZeroDuration())) return {};
+  absl::flat_hash_set<std::string> live_pods;
+  for (const auto& p : pods_->List()) live_pods.insert(p->meta.Key());
+  std::vector<EndpointRef> refs;
+  for (const auto& r : endpoints_->List()) {
+    refs.push_back({r.owner.container_id, r.owner.pod_namespace + "/" + r.owner.pod_name});
+  }
+  absl::flat_hash_set<std::string> keep = leaks_.Pass(refs, live_pods, absl::Now());
+  if (keep.size() == refs.size()) return {};
+  auto released = endpoints_->Reconcile(keep);
+  if (!released.ok()) return {absl::StrCat("reclaim leaked addresses: ", released.status().message())};
+  for (const auto& r : *released) {
+    std::vector<std::string> ips;
+    for (const auto& ip : r.addresses) ips.push_back(ip.ToString());
+    Log(LogLevel::kInfo, absl::StrCat("released ", absl::StrJoin(ips, ","), " of ",
+                                      r.owner.pod_namespace, "/", r.owner.pod_name,
+                                      ": the pod is no longer on this node"));
+    if (!r.host_ifname.empty()) (void)nl_->DeleteLink(r.host_ifname);  // gone with the netns, usually
+  }
+  return {};
+}
+
+void Agent::FillStatus(weft::agent::v1::AgentStatus* status) {
+  status->set_version(options_.version);
+  status->set_uptime_seconds(absl::ToInt64Seconds(absl::Now() - started_));
+  status->set_routing_mode(RoutingName(config_.routing));
+  status->set_api_server(transport_->server());
+  kubeprism::InformerStats stats = nodes_->Stats();
+  bool connected = stats.state == kubeprism::SyncState::kSynced;
+  status->set_api_connected(connected);
+  status->set_node_count(static_cast<int32_t>(nodes_->List().size()));
+  absl::MutexLock l(&mu_);
+  for (const auto& p : start_problems_) status->add_problems(p);
+  for (const auto& p : problems_) status->add_problems(p);
+  if (!connected) {
+    status->add_problems(absl::StrCat("API server ", transport_->server(), ": ",
+                                      stats.last_error.empty() ? kubeprism::SyncStateName(stats.state)
+                                                               : stats.last_error));
+  }
+  status->set_healthy(status->problems_size() == 0);
+}
+
+}  // namespace weft::daemon

@@ -1,0 +1,35 @@
+// The cluster as the agent needs it, derived from Node objects: every node's
+// InternalIPs and pod CIDRs, this node's own entry, and the destinations that
+// stay inside the cluster (never masqueraded). Pure: objects in, values out.
+#ifndef WEFT_AGENT_DAEMON_CLUSTER_H_
+#define WEFT_AGENT_DAEMON_CLUSTER_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/routing/planner.h"
+#include "common/net/ip.h"
+#include "kubeprism/objects.h"
+
+namespace weft::daemon {
+
+struct ClusterView {
+  std::vector<routing::NodeInfo> nodes;  // sorted by name
+  // One line per unusable field ("node n2: podCIDRs[0] \"x\": ..."). A node
+  // with a bad field keeps its other, valid fields.
+  std::vector<std::string> problems;
+
+  const routing::NodeInfo* Find(const std::string& name) const;
+};
+
+ClusterView BuildClusterView(const std::vector<const kubeprism::Node*>& nodes);
+
+// Destinations that are not masqueraded: every node's pod CIDRs and the
+// configured native-routing CIDR, without duplicates, in a stable order.
+std::vector<net::IpPrefix> NonMasqueradeCidrs(const ClusterView& view,
+                                              const std::optional<net::IpPrefix>& native_cidr);
+
+}  // namespace weft::daemon
+
+#endif  // WEFT_AGENT_DAEMON_CLUSTER_H_

@@ -1,0 +1,42 @@
+// Which endpoints are leaked: their pod is gone from this node in the API but
+// CNI DEL never came (the runtime crashed, the node rebooted, the pod was
+// deleted while the agent was down). Pure: the clock is an argument.
+//
+// An endpoint counts as leaked only once its pod has been missing for `grace`:
+// a pod the runtime is adding right now may not have reached our informer yet,
+// and must not lose its address.
+#ifndef WEFT_AGENT_DAEMON_LEAK_TRACKER_H_
+#define WEFT_AGENT_DAEMON_LEAK_TRACKER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+
+namespace weft::daemon {
+
+struct EndpointRef {
+  std::string container_id;
+  std::string pod;  // "namespace/name"
+};
+
+class LeakTracker {
+ public:
+  explicit LeakTracker(absl::Duration grace) : grace_(grace) {}
+
+  // One pass at time `now`. `live_pods` are "namespace/name" of this node's
+  // Pods in the API. Returns the container IDs to keep (all but the leaked).
+  absl::flat_hash_set<std::string> Pass(const std::vector<EndpointRef>& endpoints,
+                                        const absl::flat_hash_set<std::string>& live_pods,
+                                        absl::Time now);
+
+ private:
+  const absl::Duration grace_;
+  absl::flat_hash_map<std::string, absl::Time> missing_since_;  // by container ID
+};
+
+}  // namespace weft::daemon
+
+#endif  // WEFT_AGENT_DAEMON_LEAK_TRACKER_H_
