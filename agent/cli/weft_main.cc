@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "agent/cli/agent_commands.h"
 #include "agent/cli/command.h"
 #include "agent/cli/kube_probe_command.h"
 
@@ -13,6 +14,9 @@ namespace weft::cli {
 namespace {
 
 constexpr Command kCommands[] = {
+    {"status", "the node agent's health, API connection, datapath and counts", StatusCommand},
+    {"endpoint list", "the pods on this node: namespace, pod, IP, interface, node",
+     EndpointListCommand},
     {"kube probe", "check access to the Kubernetes API through KubePrism", KubeProbeCommand},
 };
 

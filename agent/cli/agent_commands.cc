@@ -1,0 +1,192 @@
+#include "agent/cli/agent_commands.h"
+
+#include <algorithm>
+#include <exception>
+#include <memory>
+#include <optional>
+
+#include <cxxopts.hpp>
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "agent/api/agent.grpc.pb.h"
+#include "agent/cli/command.h"
+
+namespace weft::cli {
+namespace {
+
+namespace v1 = weft::agent::v1;
+
+constexpr char kDefaultSocket[] = "/var/run/weft/weft.sock";
+
+struct Common {
+  std::string socket;
+  bool json = false;
+};
+
+// Parses --socket and -o; returns an exit code when the command is done
+// (help or a usage error).
+std::optional<int> ParseCommon(const char* name, const char* about,
+                               const std::vector<std::string>& args, std::ostream& out,
+                               std::ostream& err, Common* common) {
+  cxxopts::Options options(name, about);
+  options.add_options()("socket", "the agent's API socket",
+                        cxxopts::value<std::string>()->default_value(kDefaultSocket))(
+      "o,output", "text or json", cxxopts::value<std::string>()->default_value("text"))(
+      "h,help", "show this help");
+  std::vector<std::string> storage = {name};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<const char*> argv;
+  for (const std::string& s : storage) argv.push_back(s.c_str());
+  try {
+    auto parsed = options.parse(static_cast<int>(argv.size()), argv.data());
+    if (parsed.count("help")) {
+      out << options.help();
+      return kExitOk;
+    }
+    if (!parsed.unmatched().empty()) {
+      err << name << ": unexpected argument \"" << parsed.unmatched()[0] << "\"\n";
+      return kExitUsage;
+    }
+    common->socket = parsed["socket"].as<std::string>();
+    std::string output = parsed["output"].as<std::string>();
+    if (output != "text" && output != "json") {
+      err << name << ": -o must be text or json, not \"" << output << "\"\n";
+      return kExitUsage;
+    }
+    common->json = output == "json";
+  } catch (const std::exception& e) {
+    err << name << ": " << e.what() << "\n";
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<v1::Agent::Stub> Connect(const std::string& socket) {
+  return v1::Agent::NewStub(
+      grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()));
+}
+
+void SetDeadline(grpc::ClientContext* ctx) {
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+}
+
+// A failed call as one line a person can act on.
+std::string CallError(const char* name, const std::string& socket, const grpc::Status& s) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return absl::StrCat(name, ": the agent is not answering on ", socket,
+                        " (is weft-agent running? are you root?)\n");
+  }
+  return absl::StrCat(name, ": ", s.error_message(), "\n");
+}
+
+std::string Uptime(int64_t seconds) {
+  if (seconds >= 86400) return absl::StrFormat("%dd%dh", seconds / 86400, seconds % 86400 / 3600);
+  if (seconds >= 3600) return absl::StrFormat("%dh%dm", seconds / 3600, seconds % 3600 / 60);
+  if (seconds >= 60) return absl::StrFormat("%dm%ds", seconds / 60, seconds % 60);
+  return absl::StrFormat("%ds", seconds);
+}
+
+}  // namespace
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+std::string RenderStatus(const v1::AgentStatus& s) {
+  std::string out;
+  auto row = [&](const char* key, const std::string& value) {
+    absl::StrAppend(&out, absl::StrFormat("%-22s%s\n", key, value));
+  };
+  row("Node:", s.node());
+  row("Health:", s.healthy() ? "OK" : absl::StrCat("Degraded (", s.problems_size(), " problems)"));
+  row("API server:", absl::StrCat(s.api_server(), s.api_connected() ? " (connected)"
+                                                                    : " (not connected)"));
+  row("Datapath:", s.datapath_mode());
+  row("Routing:", s.routing_mode());
+  row("KubeProxyReplacement:", s.kube_proxy_replacement());
+  row("Pod CIDRs:", absl::StrJoin(s.pod_cidrs(), ", "));
+  row("Nodes:", absl::StrCat(s.node_count()));
+  row("Endpoints:", absl::StrCat(s.endpoint_count()));
+  row("Version:", absl::StrCat(s.version(), " (up ", Uptime(s.uptime_seconds()), ")"));
+  for (const auto& p : s.problems()) absl::StrAppend(&out, "  problem: ", p, "\n");
+  return out;
+}
+
+std::string RenderEndpoints(const v1::ListEndpointsResponse& list) {
+  std::vector<const v1::Endpoint*> eps;
+  for (const auto& e : list.endpoints()) eps.push_back(&e);
+  std::sort(eps.begin(), eps.end(), [](const v1::Endpoint* a, const v1::Endpoint* b) {
+    return std::tie(a->pod_namespace(), a->pod_name()) < std::tie(b->pod_namespace(), b->pod_name());
+  });
+  std::vector<std::vector<std::string>> rows = {{"NAMESPACE", "POD", "IP", "INTERFACE", "NODE"}};
+  for (const v1::Endpoint* e : eps) {
+    rows.push_back({e->pod_namespace(), e->pod_name(), absl::StrJoin(e->addresses(), ","),
+                    e->host_ifname().empty() ? "-" : e->host_ifname(),
+                    e->node() + (e->programmed() ? "" : " (not programmed)")});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      absl::StrAppend(&line, r[i]);
+      if (i + 1 < r.size()) line.append(width[i] - r[i].size() + 2, ' ');
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+int StatusCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Common c;
+  if (auto done = ParseCommon("weft status",
+                              "The node agent's health, API connection, datapath and counts.\n"
+                              "Exit codes: 0 healthy, 1 degraded or not answering, 2 usage.",
+                              args, out, err, &c)) {
+    return *done;
+  }
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::AgentStatus status;
+  grpc::Status s = Connect(c.socket)->GetStatus(&ctx, v1::GetStatusRequest(), &status);
+  if (!s.ok()) {
+    err << CallError("weft status", c.socket, s);
+    return kExitFailure;
+  }
+  out << (c.json ? ToJson(status) : RenderStatus(status));
+  return status.healthy() ? kExitOk : kExitFailure;
+}
+
+int EndpointListCommand(const std::vector<std::string>& args, std::ostream& out,
+                        std::ostream& err) {
+  Common c;
+  if (auto done = ParseCommon("weft endpoint list", "The pods on this node as the agent knows them.",
+                              args, out, err, &c)) {
+    return *done;
+  }
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::ListEndpointsResponse list;
+  grpc::Status s = Connect(c.socket)->ListEndpoints(&ctx, v1::ListEndpointsRequest(), &list);
+  if (!s.ok()) {
+    err << CallError("weft endpoint list", c.socket, s);
+    return kExitFailure;
+  }
+  out << (c.json ? ToJson(list) : RenderEndpoints(list));
+  return kExitOk;
+}
+
+}  // namespace weft::cli
