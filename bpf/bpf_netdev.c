@@ -9,24 +9,63 @@
 
 #include "bpf/lib/l3.h"
 #include "bpf/lib/endpoints.h"
+#include "bpf/lib/masquerade.h"
+#include "bpf/lib/snat.h"
 
-/* Attached at tc ingress of the native devices (towards other nodes): packets
- * for a pod on this node go straight into the pod's namespace. Everything else
- * is the host's business.
+/* Attached at tc ingress of the native devices (towards other nodes and the
+ * outside): replies to masqueraded flows get their pod back as destination,
+ * and packets for a pod on this node go straight into the pod's namespace.
+ * Everything else (the host's own traffic) is the host's business.
  */
 SEC("tc")
 int weft_from_netdev(struct __sk_buff *skb)
 {
 	struct endpoint_info *ep;
 	struct iphdr *ip;
+	int ret;
 
 	ip = ipv4_hdr(skb);
 	if (!ip)
 		return TC_ACT_OK;
+	ret = snat4_reverse(skb, ip);
+	if (ret < 0)
+		return TC_ACT_SHOT;
+	if (ret == 0) {
+		ip = ipv4_hdr(skb); /* rewritten: pointers are stale */
+		if (!ip)
+			return TC_ACT_SHOT;
+	}
 	ep = lookup_endpoint4(ip->daddr);
 	if (!ep)
 		return TC_ACT_OK;
+	/* Sent to the pod's own address by a peer outside the cluster's CIDRs:
+	 * the pod's replies must keep that address. */
+	if (ret == NAT_PUNT && masq4_peer_outside(ip->saddr))
+		snat4_mark_inbound(skb, ip);
 	return redirect_to_endpoint(skb, ip, ep);
+}
+
+/* Attached at tc egress of the native devices: everything that leaves the node
+ * there, the pods' packets that weft_from_container redirected (tc egress runs
+ * for redirected packets too) as well as what the host stack routed. On a
+ * device with masquerade on, pod traffic to destinations outside the cluster
+ * leaves with the device's address (source NAT); all else leaves unchanged.
+ */
+SEC("tc")
+int weft_to_netdev(struct __sk_buff *skb)
+{
+	const struct netdev_info *dev;
+	struct iphdr *ip;
+	__be32 nat_addr;
+
+	ip = ipv4_hdr(skb);
+	if (!ip)
+		return TC_ACT_OK;
+	dev = lookup_netdev(skb->ifindex);
+	if (!dev || !masq4_needed(dev, ip))
+		return TC_ACT_OK;
+	nat_addr = dev->masq_addr4;
+	return snat4(skb, ip, nat_addr) < 0 ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,18 +1,24 @@
 // Packet fixtures through the pod datapath programs with bpf_prog_test_run_opts:
 // the verifier accepts them, and each input frame gets the expected verdict and
-// output bytes.
+// output bytes. Checksums of translated packets are verified by recomputing
+// them from scratch.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/pkt_cls.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "bpf/bpf_lxc.skel.h"
 #include "bpf/bpf_netdev.skel.h"
 #include "bpf/maps/endpoints.h"
+#include "bpf/maps/nat.h"
+#include "bpf/maps/netdev.h"
+#include "bpf/maps/nonmasq.h"
 #include "gtest/gtest.h"
 
 namespace {
@@ -60,18 +66,23 @@ Out RunProg(int prog_fd, std::vector<uint8_t> in) {
   return out;
 }
 
+// Fixture tests use private maps: nothing is pinned.
+void Unpin(bpf_object* obj) {
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj) { bpf_map__set_pin_path(map, nullptr); }
+}
+
 class DatapathTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
     lxc_ = bpf_lxc__open();
     ASSERT_NE(lxc_, nullptr);
-    // Fixture tests use a private map: no pinning.
-    bpf_map__set_pin_path(lxc_->maps.weft_endpoints_v1, nullptr);
+    Unpin(lxc_->obj);
     ASSERT_EQ(bpf_lxc__load(lxc_), 0) << strerror(errno);
     netdev_ = bpf_netdev__open();
     ASSERT_NE(netdev_, nullptr);
-    bpf_map__set_pin_path(netdev_->maps.weft_endpoints_v1, nullptr);
+    Unpin(netdev_->obj);
     // Share lxc's map, as pinning does in the agent.
     ASSERT_EQ(bpf_map__reuse_fd(netdev_->maps.weft_endpoints_v1,
                                 bpf_map__fd(lxc_->maps.weft_endpoints_v1)),
@@ -132,6 +143,365 @@ TEST_F(DatapathTest, FromNetdevDeliversOnlyToLocalPods) {
   Out host = RunProg(fd, other);
   EXPECT_EQ(host.verdict, TC_ACT_OK);
   EXPECT_EQ(host.data, other);
+}
+
+// --- Masquerade (source NAT) on the native device ---------------------------
+
+constexpr char kPod[] = "10.244.1.5";       // the endpoint from DatapathTest
+constexpr char kNode[] = "192.168.50.1";    // the device's masquerade address
+constexpr char kRemote[] = "203.0.113.10";  // outside every cluster CIDR
+constexpr uint8_t kIcmp = 1, kTcp = 6, kUdp = 17;
+constexpr uint8_t kSyn = 0x02, kAck = 0x10;
+constexpr uint8_t kEchoReply = 0, kEchoRequest = 8;
+constexpr size_t kL3 = 14, kL4 = 34;  // offsets in a frame (IPv4 without options)
+
+// Ones' complement sum of big-endian 16-bit words (an odd last byte is padded).
+uint32_t Sum16(const uint8_t* p, size_t n, uint32_t sum = 0) {
+  for (size_t i = 0; i < n; i += 2) sum += (p[i] << 8) | (i + 1 < n ? p[i + 1] : 0);
+  return sum;
+}
+uint16_t Fold(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+uint16_t Get16(const std::vector<uint8_t>& f, size_t off) { return (f[off] << 8) | f[off + 1]; }
+void Put16(std::vector<uint8_t>& f, size_t off, uint16_t v) {
+  f[off] = v >> 8;
+  f[off + 1] = v & 0xff;
+}
+std::string Addr(const std::vector<uint8_t>& f, size_t off) {
+  char buf[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &f[off], buf, sizeof(buf));
+  return buf;
+}
+std::string Src(const std::vector<uint8_t>& f) { return Addr(f, 26); }
+std::string Dst(const std::vector<uint8_t>& f) { return Addr(f, 30); }
+uint16_t Sport(const std::vector<uint8_t>& f) { return Get16(f, kL4); }
+uint16_t Dport(const std::vector<uint8_t>& f) { return Get16(f, kL4 + 2); }
+uint16_t EchoId(const std::vector<uint8_t>& f) { return Get16(f, kL4 + 4); }
+
+size_t L4ChecksumOffset(uint8_t proto) {
+  return kL4 + (proto == kTcp ? 16 : proto == kUdp ? 6 : 2);
+}
+
+// Sum of the L4 segment of `f`, with the pseudo-header for TCP and UDP.
+uint32_t L4Sum(const std::vector<uint8_t>& f) {
+  uint8_t proto = f[23];
+  size_t len = Get16(f, 16) - 20;
+  uint32_t sum = 0;
+  if (proto != kIcmp) {
+    sum = Sum16(&f[26], 8) + proto + static_cast<uint32_t>(len);
+  }
+  return Sum16(&f[kL4], len, sum);
+}
+
+bool Ipv4ChecksumOk(const std::vector<uint8_t>& f) { return Fold(Sum16(&f[kL3], 20)) == 0; }
+bool L4ChecksumOk(const std::vector<uint8_t>& f) {
+  if (f[23] == kUdp && Get16(f, L4ChecksumOffset(kUdp)) == 0) return true;  // none
+  return Fold(L4Sum(f)) == 0;
+}
+
+// Ethernet + IPv4 + `l4` + a 4-byte payload, every checksum valid (a UDP
+// checksum only with `l4_csum`).
+std::vector<uint8_t> Ipv4Packet(uint8_t proto, const char* src, const char* dst,
+                                std::vector<uint8_t> l4, bool l4_csum = true) {
+  for (char c : std::string("weft")) l4.push_back(static_cast<uint8_t>(c));
+  std::vector<uint8_t> f(kL4 + l4.size(), 0);
+  std::copy(l4.begin(), l4.end(), f.begin() + kL4);
+  f[12] = 0x08;
+  f[14] = 0x45;
+  Put16(f, 16, static_cast<uint16_t>(20 + l4.size()));
+  f[22] = 64;
+  f[23] = proto;
+  inet_pton(AF_INET, src, &f[26]);
+  inet_pton(AF_INET, dst, &f[30]);
+  Put16(f, 24, Fold(Sum16(&f[kL3], 20)));
+  if (proto == kUdp) Put16(f, kL4 + 4, static_cast<uint16_t>(l4.size()));
+  if (l4_csum) {
+    uint16_t c = Fold(L4Sum(f));
+    Put16(f, L4ChecksumOffset(proto), proto == kUdp && c == 0 ? 0xffff : c);
+  }
+  return f;
+}
+
+std::vector<uint8_t> Tcp(const char* src, uint16_t sport, const char* dst, uint16_t dport,
+                         uint8_t flags) {
+  std::vector<uint8_t> h(20, 0);
+  Put16(h, 0, sport);
+  Put16(h, 2, dport);
+  h[12] = 5 << 4;  // data offset
+  h[13] = flags;
+  Put16(h, 14, 64240);
+  return Ipv4Packet(kTcp, src, dst, h);
+}
+
+std::vector<uint8_t> Udp(const char* src, uint16_t sport, const char* dst, uint16_t dport,
+                         bool checksum = true) {
+  std::vector<uint8_t> h(8, 0);
+  Put16(h, 0, sport);
+  Put16(h, 2, dport);
+  return Ipv4Packet(kUdp, src, dst, h, checksum);
+}
+
+std::vector<uint8_t> Echo(uint8_t type, const char* src, const char* dst, uint16_t id) {
+  std::vector<uint8_t> h(8, 0);
+  h[0] = type;
+  Put16(h, 4, id);
+  Put16(h, 6, 1);  // sequence
+  return Ipv4Packet(kIcmp, src, dst, h);
+}
+
+class MasqueradeTest : public DatapathTest {
+ protected:
+  void SetUp() override {
+    DatapathTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    SetNetdev(WEFT_NETDEV_F_MASQUERADE);
+    nonmasq4_key key{};
+    key.prefixlen = 16;
+    inet_pton(AF_INET, "10.244.0.0", &key.addr);
+    __u32 value = 0;
+    ASSERT_EQ(bpf_map__update_elem(netdev_->maps.weft_nonmasq4_v1, &key, sizeof(key), &value,
+                                   sizeof(value), BPF_ANY),
+              0);
+  }
+
+  // Test runs see lo (ifindex 1) as the device.
+  void SetNetdev(uint32_t flags) {
+    __u32 ifindex = 1;
+    netdev_info info{};
+    inet_pton(AF_INET, kNode, &info.masq_addr4);
+    info.flags = flags;
+    ASSERT_EQ(bpf_map__update_elem(netdev_->maps.weft_netdev_v1, &ifindex, sizeof(ifindex), &info,
+                                   sizeof(info), BPF_ANY),
+              0);
+  }
+
+  // The reverse map key of a TCP reply from kRemote:remote_port to kNode:nat_port.
+  static nat4_tuple TcpReplyKey(uint16_t remote_port, uint16_t nat_port) {
+    nat4_tuple t{};
+    inet_pton(AF_INET, kRemote, &t.saddr);
+    inet_pton(AF_INET, kNode, &t.daddr);
+    t.sport = htons(remote_port);
+    t.dport = htons(nat_port);
+    t.proto = kTcp;
+    return t;
+  }
+
+  Out Egress(std::vector<uint8_t> in) {
+    return RunProg(bpf_program__fd(netdev_->progs.weft_to_netdev), std::move(in));
+  }
+  Out Ingress(std::vector<uint8_t> in) {
+    return RunProg(bpf_program__fd(netdev_->progs.weft_from_netdev), std::move(in));
+  }
+};
+
+bool InNatRange(uint32_t port) { return port >= WEFT_NAT_PORT_MIN && port <= WEFT_NAT_PORT_MAX; }
+
+TEST_F(MasqueradeTest, TcpSynToOutsideLeavesWithNodeAddressAndNatPort) {
+  Out o = Egress(Tcp(kPod, 40000, kRemote, 443, kSyn));
+  EXPECT_EQ(o.verdict, TC_ACT_OK);
+  EXPECT_EQ(Src(o.data), kNode);
+  EXPECT_TRUE(InNatRange(Sport(o.data))) << Sport(o.data);
+  EXPECT_EQ(Dst(o.data), kRemote);
+  EXPECT_EQ(Dport(o.data), 443);
+  EXPECT_TRUE(Ipv4ChecksumOk(o.data));
+  EXPECT_TRUE(L4ChecksumOk(o.data));
+}
+
+TEST_F(MasqueradeTest, TcpReplyIsTranslatedBackAndDeliveredToThePod) {
+  uint16_t port = Sport(Egress(Tcp(kPod, 40000, kRemote, 443, kSyn)).data);
+  Out o = Ingress(Tcp(kRemote, 443, kNode, port, kSyn | kAck));
+  EXPECT_EQ(o.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(memcmp(&o.data[0], kPodMac, 6), 0);
+  EXPECT_EQ(Src(o.data), kRemote);
+  EXPECT_EQ(Sport(o.data), 443);
+  EXPECT_EQ(Dst(o.data), kPod);
+  EXPECT_EQ(Dport(o.data), 40000);
+  EXPECT_EQ(o.data[22], 63);  // forwarded: TTL decremented
+  EXPECT_TRUE(Ipv4ChecksumOk(o.data));
+  EXPECT_TRUE(L4ChecksumOk(o.data));
+}
+
+TEST_F(MasqueradeTest, LaterPacketsOfAFlowReuseItsMapping) {
+  uint16_t port = Sport(Egress(Tcp(kPod, 40000, kRemote, 443, kSyn)).data);
+  Out ack = Egress(Tcp(kPod, 40000, kRemote, 443, kAck));
+  Out again = Egress(Tcp(kPod, 40000, kRemote, 443, kSyn));  // a retransmitted SYN
+  EXPECT_EQ(Src(ack.data), kNode);
+  EXPECT_EQ(Sport(ack.data), port);
+  EXPECT_TRUE(L4ChecksumOk(ack.data));
+  EXPECT_EQ(Sport(again.data), port);
+}
+
+TEST_F(MasqueradeTest, FlowsToOneRemoteGetDistinctPorts) {
+  std::vector<uint16_t> ports;
+  for (uint16_t pod_port = 40000; pod_port < 40032; ++pod_port) {
+    Out o = Egress(Tcp(kPod, pod_port, kRemote, 443, kSyn));
+    ASSERT_EQ(o.verdict, TC_ACT_OK);
+    ASSERT_TRUE(InNatRange(Sport(o.data)));
+    ports.push_back(Sport(o.data));
+  }
+  std::sort(ports.begin(), ports.end());
+  EXPECT_EQ(std::unique(ports.begin(), ports.end()), ports.end());
+}
+
+TEST_F(MasqueradeTest, UdpIsTranslatedBothWays) {
+  Out out = Egress(Udp(kPod, 40001, kRemote, 53));
+  EXPECT_EQ(out.verdict, TC_ACT_OK);
+  EXPECT_EQ(Src(out.data), kNode);
+  EXPECT_TRUE(InNatRange(Sport(out.data)));
+  EXPECT_TRUE(Ipv4ChecksumOk(out.data));
+  EXPECT_NE(Get16(out.data, L4ChecksumOffset(kUdp)), 0);
+  EXPECT_TRUE(L4ChecksumOk(out.data));
+
+  Out back = Ingress(Udp(kRemote, 53, kNode, Sport(out.data)));
+  EXPECT_EQ(back.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(Dst(back.data), kPod);
+  EXPECT_EQ(Dport(back.data), 40001);
+  EXPECT_TRUE(Ipv4ChecksumOk(back.data));
+  EXPECT_TRUE(L4ChecksumOk(back.data));
+}
+
+TEST_F(MasqueradeTest, UdpWithoutChecksumKeepsNone) {
+  Out out = Egress(Udp(kPod, 40002, kRemote, 53, /*checksum=*/false));
+  EXPECT_EQ(Src(out.data), kNode);
+  EXPECT_EQ(Get16(out.data, L4ChecksumOffset(kUdp)), 0);
+  EXPECT_TRUE(Ipv4ChecksumOk(out.data));
+  Out back = Ingress(Udp(kRemote, 53, kNode, Sport(out.data), /*checksum=*/false));
+  EXPECT_EQ(Dst(back.data), kPod);
+  EXPECT_EQ(Get16(back.data, L4ChecksumOffset(kUdp)), 0);
+}
+
+TEST_F(MasqueradeTest, IcmpEchoIsTranslatedBothWays) {
+  Out out = Egress(Echo(kEchoRequest, kPod, kRemote, 77));
+  EXPECT_EQ(out.verdict, TC_ACT_OK);
+  EXPECT_EQ(Src(out.data), kNode);
+  EXPECT_TRUE(InNatRange(EchoId(out.data)));
+  EXPECT_TRUE(Ipv4ChecksumOk(out.data));
+  EXPECT_TRUE(L4ChecksumOk(out.data));
+
+  Out back = Ingress(Echo(kEchoReply, kRemote, kNode, EchoId(out.data)));
+  EXPECT_EQ(back.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(Dst(back.data), kPod);
+  EXPECT_EQ(EchoId(back.data), 77);
+  EXPECT_TRUE(Ipv4ChecksumOk(back.data));
+  EXPECT_TRUE(L4ChecksumOk(back.data));
+}
+
+// "Fragmentation needed" (path MTU discovery) from a router, quoting the
+// translated SYN: the pod gets it with its own address and port everywhere.
+TEST_F(MasqueradeTest, IcmpErrorsAboutTranslatedPacketsReachThePod) {
+  Out syn = Egress(Tcp(kPod, 40000, kRemote, 443, kSyn));
+  std::vector<uint8_t> error(8, 0);
+  error[0] = 3;  // destination unreachable
+  error[1] = 4;  // fragmentation needed
+  Put16(error, 6, 1400);
+  error.insert(error.end(), syn.data.begin() + kL3, syn.data.begin() + kL4 + 8);
+  Out o = Ingress(Ipv4Packet(kIcmp, "203.0.113.1", kNode, error));
+  EXPECT_EQ(o.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(Dst(o.data), kPod);
+  constexpr size_t kQuote = kL4 + 8;
+  EXPECT_EQ(Addr(o.data, kQuote + 12), kPod);     // quoted source
+  EXPECT_EQ(Addr(o.data, kQuote + 16), kRemote);  // quoted destination
+  EXPECT_EQ(Get16(o.data, kQuote + 20), 40000);   // quoted source port
+  EXPECT_EQ(Fold(Sum16(&o.data[kQuote], 20)), 0);  // quoted header checksum
+  EXPECT_TRUE(Ipv4ChecksumOk(o.data));
+  EXPECT_TRUE(L4ChecksumOk(o.data));  // ICMP checksum
+
+  // About a packet that was never translated: the host's business.
+  std::vector<uint8_t> other(error.begin(), error.begin() + 8);
+  auto host_syn = Tcp(kNode, 33000, kRemote, 443, kSyn);
+  other.insert(other.end(), host_syn.begin() + kL3, host_syn.begin() + kL4 + 8);
+  auto in = Ipv4Packet(kIcmp, "203.0.113.1", kNode, other);
+  Out host = Ingress(in);
+  EXPECT_EQ(host.verdict, TC_ACT_OK);
+  EXPECT_EQ(host.data, in);
+}
+
+TEST_F(MasqueradeTest, DestinationsInsideNonMasqueradeCidrsKeepThePodAddress) {
+  auto in = Tcp(kPod, 40000, "10.244.2.7", 443, kSyn);
+  Out o = Egress(in);
+  EXPECT_EQ(o.verdict, TC_ACT_OK);
+  EXPECT_EQ(o.data, in);
+}
+
+TEST_F(MasqueradeTest, DeviceWithoutMasqueradeLeavesPodTrafficUnchanged) {
+  SetNetdev(0);
+  auto in = Tcp(kPod, 40000, kRemote, 443, kSyn);
+  EXPECT_EQ(Egress(in).data, in);
+  __u32 ifindex = 1;
+  ASSERT_EQ(bpf_map__delete_elem(netdev_->maps.weft_netdev_v1, &ifindex, sizeof(ifindex), 0), 0);
+  EXPECT_EQ(Egress(in).data, in);
+}
+
+TEST_F(MasqueradeTest, OnlyLocalPodsAreMasqueraded) {
+  auto host = Tcp(kNode, 33000, kRemote, 443, kSyn);
+  EXPECT_EQ(Egress(host).data, host);
+  auto other_pod = Tcp("10.244.3.9", 40000, kRemote, 443, kSyn);  // not on this node
+  EXPECT_EQ(Egress(other_pod).data, other_pod);
+}
+
+TEST_F(MasqueradeTest, TcpWithoutSynOpensNoMapping) {
+  // The pod answers a connection opened towards it (say by another node's
+  // host): its SYN-ACK and later segments keep the pod's address.
+  auto syn_ack = Tcp(kPod, 8080, kRemote, 51000, kSyn | kAck);
+  EXPECT_EQ(Egress(syn_ack).data, syn_ack);
+  auto ack = Tcp(kPod, 8080, kRemote, 51000, kAck);
+  EXPECT_EQ(Egress(ack).data, ack);
+}
+
+TEST_F(MasqueradeTest, RepliesToInboundUdpLeaveWithThePodAddress) {
+  Out in = Ingress(Udp(kRemote, 5353, kPod, 53));
+  EXPECT_EQ(in.verdict, TC_ACT_REDIRECT);
+  auto reply = Udp(kPod, 53, kRemote, 5353);
+  EXPECT_EQ(Egress(reply).data, reply);
+  // A flow the pod opens itself is still masqueraded.
+  EXPECT_EQ(Src(Egress(Udp(kPod, 53, kRemote, 5354)).data), kNode);
+}
+
+TEST_F(MasqueradeTest, TrafficForTheNodeWithoutMappingIsUnchanged) {
+  auto host = Tcp(kRemote, 443, kNode, 61234, kSyn | kAck);
+  Out o = Ingress(host);
+  EXPECT_EQ(o.verdict, TC_ACT_OK);
+  EXPECT_EQ(o.data, host);
+  // A mapping matches its own remote port only.
+  uint16_t port = Sport(Egress(Tcp(kPod, 40000, kRemote, 443, kSyn)).data);
+  auto other = Tcp(kRemote, 444, kNode, port, kSyn | kAck);
+  EXPECT_EQ(Ingress(other).data, other);
+}
+
+TEST_F(MasqueradeTest, FullPortRangeDropsNewFlowsToThatRemoteOnly) {
+  nat4_entry taken{};
+  inet_pton(AF_INET, "10.244.1.99", &taken.addr);
+  for (uint32_t p = WEFT_NAT_PORT_MIN; p <= WEFT_NAT_PORT_MAX; ++p) {
+    nat4_tuple key = TcpReplyKey(443, static_cast<uint16_t>(p));
+    ASSERT_EQ(bpf_map__update_elem(netdev_->maps.weft_snat4_rev_v1, &key, sizeof(key), &taken,
+                                   sizeof(taken), BPF_ANY),
+              0);
+  }
+  EXPECT_EQ(Egress(Tcp(kPod, 40000, kRemote, 443, kSyn)).verdict, TC_ACT_SHOT);
+  Out other = Egress(Tcp(kPod, 40000, kRemote, 80, kSyn));
+  EXPECT_EQ(other.verdict, TC_ACT_OK);
+  EXPECT_EQ(Src(other.data), kNode);
+}
+
+TEST_F(MasqueradeTest, EvictedReverseEntryIsRestored) {
+  uint16_t port = Sport(Egress(Tcp(kPod, 40000, kRemote, 443, kSyn)).data);
+  nat4_tuple key = TcpReplyKey(443, port);
+  ASSERT_EQ(bpf_map__delete_elem(netdev_->maps.weft_snat4_rev_v1, &key, sizeof(key), 0), 0);
+  EXPECT_EQ(Sport(Egress(Tcp(kPod, 40000, kRemote, 443, kAck)).data), port);
+  Out back = Ingress(Tcp(kRemote, 443, kNode, port, kAck));
+  EXPECT_EQ(back.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(Dst(back.data), kPod);
+}
+
+TEST_F(MasqueradeTest, FragmentsAreNotTranslated) {
+  auto frag = Udp(kPod, 40003, kRemote, 53);
+  frag[20] = 0x20;  // more fragments
+  Put16(frag, 24, 0);
+  Put16(frag, 24, Fold(Sum16(&frag[kL3], 20)));
+  EXPECT_EQ(Egress(frag).data, frag);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -17,6 +18,8 @@
 #include "bpf/bpf_lxc.skel.h"
 #include "bpf/bpf_netdev.skel.h"
 #include "bpf/maps/endpoints.h"
+#include "bpf/maps/netdev.h"
+#include "bpf/maps/nonmasq.h"
 
 namespace weft::datapath {
 namespace {
@@ -122,6 +125,22 @@ class BpfEndpointMap : public EndpointMap {
   int fd_;
 };
 
+const char* HookName(bpf_tc_attach_point point) {
+  return point == BPF_TC_EGRESS ? "egress" : "ingress";
+}
+
+nonmasq4_key NonMasqKeyOf(const net::IpPrefix& p) {
+  nonmasq4_key k;
+  memset(&k, 0, sizeof(k));
+  k.prefixlen = static_cast<__u32>(p.length());
+  memcpy(&k.addr, p.address().bytes().data(), 4);
+  return k;
+}
+
+bool SameKey(const nonmasq4_key& a, const nonmasq4_key& b) {
+  return a.prefixlen == b.prefixlen && a.addr == b.addr;
+}
+
 class DatapathImpl : public Datapath {
  public:
   DatapathImpl(bpf_lxc* lxc, bpf_netdev* netdev)
@@ -134,18 +153,81 @@ class DatapathImpl : public Datapath {
   }
 
   absl::Status AttachFromContainer(int ifindex) override {
-    return Attach(ifindex, bpf_program__fd(lxc_->progs.weft_from_container), "weft_from_container");
+    if (auto s = EnsureClsact(ifindex); !s.ok()) return s;
+    return Attach(ifindex, BPF_TC_INGRESS, bpf_program__fd(lxc_->progs.weft_from_container),
+                  "weft_from_container");
   }
-  absl::Status AttachFromNetdev(int ifindex) override {
-    return Attach(ifindex, bpf_program__fd(netdev_->progs.weft_from_netdev), "weft_from_netdev");
+  absl::Status AttachNetdev(int ifindex, const NetdevOptions& options) override {
+    if (auto s = ValidateNetdevOptions(options); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("attach native device ifindex ", ifindex, ": ", s.message()));
+    }
+    // Settings first: the egress program reads them for its first packet.
+    netdev_info info;
+    memset(&info, 0, sizeof(info));
+    if (options.masquerade) {
+      memcpy(&info.masq_addr4, options.masquerade_ipv4->bytes().data(), 4);
+      info.flags |= WEFT_NETDEV_F_MASQUERADE;
+    }
+    __u32 key = static_cast<__u32>(ifindex);
+    if (bpf_map_update_elem(bpf_map__fd(netdev_->maps.weft_netdev_v1), &key, &info, BPF_ANY) != 0) {
+      return Errno(absl::StrCat("update netdev map for ifindex ", ifindex), errno);
+    }
+    if (auto s = EnsureClsact(ifindex); !s.ok()) return s;
+    if (auto s = Attach(ifindex, BPF_TC_EGRESS, bpf_program__fd(netdev_->progs.weft_to_netdev),
+                        "weft_to_netdev");
+        !s.ok()) {
+      return s;
+    }
+    return Attach(ifindex, BPF_TC_INGRESS, bpf_program__fd(netdev_->progs.weft_from_netdev),
+                  "weft_from_netdev");
+  }
+
+  absl::Status SetNonMasqueradeCidrs(const std::vector<net::IpPrefix>& cidrs) override {
+    int fd = bpf_map__fd(netdev_->maps.weft_nonmasq4_v1);
+    // Add before removing, so a prefix in both the old and the new set is
+    // never missing, not even for one packet.
+    std::vector<nonmasq4_key> want;
+    for (const auto& p : cidrs) {
+      if (p.family() != net::Family::kV4) continue;
+      want.push_back(NonMasqKeyOf(p));
+      __u32 value = 0;
+      if (bpf_map_update_elem(fd, &want.back(), &value, BPF_ANY) != 0) {
+        return Errno(absl::StrCat("update non-masquerade map for ", p.ToString()), errno);
+      }
+    }
+    std::vector<nonmasq4_key> stale;
+    nonmasq4_key cur, next;
+    nonmasq4_key* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+      if (std::none_of(want.begin(), want.end(),
+                       [&](const nonmasq4_key& k) { return SameKey(k, next); })) {
+        stale.push_back(next);
+      }
+      cur = next;
+      prev = &cur;
+    }
+    for (auto& k : stale) {
+      if (bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT) {
+        return Errno("delete from non-masquerade map", errno);
+      }
+    }
+    return absl::OkStatus();
   }
 
   absl::Status Detach(int ifindex) override {
-    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
-    int err = bpf_tc_detach(&hook, &opts);
-    if (err != 0 && err != -ENOENT && err != -ENODEV && err != -EINVAL) {
-      return Errno(absl::StrCat("detach tc ingress of ifindex ", ifindex), -err);
+    for (bpf_tc_attach_point point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
+      LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+      LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+      int err = bpf_tc_detach(&hook, &opts);
+      if (err != 0 && err != -ENOENT && err != -ENODEV && err != -EINVAL) {
+        return Errno(absl::StrCat("detach tc ", HookName(point), " of ifindex ", ifindex), -err);
+      }
+    }
+    __u32 key = static_cast<__u32>(ifindex);
+    if (bpf_map_delete_elem(bpf_map__fd(netdev_->maps.weft_netdev_v1), &key) != 0 &&
+        errno != ENOENT) {
+      return Errno(absl::StrCat("delete ifindex ", ifindex, " from netdev map"), errno);
     }
     return absl::OkStatus();
   }
@@ -153,16 +235,25 @@ class DatapathImpl : public Datapath {
   EndpointMap& endpoints() override { return endpoints_; }
 
  private:
-  absl::Status Attach(int ifindex, int prog_fd, const char* prog) {
+  // The clsact qdisc holds both the ingress and the egress hook.
+  absl::Status EnsureClsact(int ifindex) {
     LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
     int err = bpf_tc_hook_create(&hook);
     if (err != 0 && err != -EEXIST) {
       return Errno(absl::StrCat("create clsact on ifindex ", ifindex), -err);
     }
+    return absl::OkStatus();
+  }
+
+  absl::Status Attach(int ifindex, bpf_tc_attach_point point, int prog_fd, const char* prog) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
     LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE,
                 .handle = kTcHandle, .priority = kTcPriority);
-    err = bpf_tc_attach(&hook, &opts);
-    if (err != 0) return Errno(absl::StrCat("attach ", prog, " to ifindex ", ifindex), -err);
+    int err = bpf_tc_attach(&hook, &opts);
+    if (err != 0) {
+      return Errno(
+          absl::StrCat("attach ", prog, " to tc ", HookName(point), " of ifindex ", ifindex), -err);
+    }
     return absl::OkStatus();
   }
 
@@ -172,6 +263,18 @@ class DatapathImpl : public Datapath {
 };
 
 }  // namespace
+
+absl::Status ValidateNetdevOptions(const NetdevOptions& options) {
+  if (!options.masquerade) return absl::OkStatus();
+  if (!options.masquerade_ipv4.has_value()) {
+    return absl::InvalidArgumentError("masquerade needs the device's IPv4 address, none given");
+  }
+  if (!options.masquerade_ipv4->is_v4() || options.masquerade_ipv4->v4() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "masquerade needs the device's IPv4 address, got ", options.masquerade_ipv4->ToString()));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Load(const std::string& pin_dir) {
   if (auto s = EnsureBpffs(pin_dir); !s.ok()) return s;

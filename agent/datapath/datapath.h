@@ -5,11 +5,13 @@
 // Restart safety: maps are pinned (LIBBPF_PIN_BY_NAME) and reused on the next
 // load, and attaching replaces the previous program in place (tc filter replace),
 // so restarting the agent changes no forwarding state and breaks no connection.
+// That includes masqueraded connections: their NAT state lives in pinned maps.
 #ifndef WEFT_AGENT_DATAPATH_DATAPATH_H_
 #define WEFT_AGENT_DATAPATH_DATAPATH_H_
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,20 @@ class EndpointMap {
   virtual absl::StatusOr<std::vector<Endpoint>> List() = 0;
 };
 
+// How a native device treats the pod traffic that leaves through it.
+struct NetdevOptions {
+  // Masquerade (source NAT): pod traffic to destinations outside the
+  // non-masquerade CIDRs leaves with `masquerade_ipv4` as its source, and the
+  // replies are translated back. Off: pod traffic leaves with pod addresses.
+  bool masquerade = false;
+  // The device's IPv4 address; required when `masquerade` is on.
+  std::optional<net::IpAddress> masquerade_ipv4;
+};
+
+// InvalidArgument when `options` cannot be programmed (masquerade without an
+// IPv4 address). Datapath implementations and fakes check with this.
+absl::Status ValidateNetdevOptions(const NetdevOptions& options);
+
 class Datapath {
  public:
   // Mounts bpffs on /sys/fs/bpf when it is not mounted, creates `pin_dir`
@@ -44,9 +60,21 @@ class Datapath {
 
   // tc ingress of a pod's host-side veth: traffic from the pod.
   virtual absl::Status AttachFromContainer(int ifindex) = 0;
-  // tc ingress of a native device: traffic from other nodes.
-  virtual absl::Status AttachFromNetdev(int ifindex) = 0;
-  // Removes Weft's filter from the device's ingress hook (idempotent).
+  // A native device (towards other nodes and the outside): its settings go
+  // into the netdev map, tc egress masquerades pod traffic (weft_to_netdev),
+  // tc ingress translates replies back and delivers to local pods
+  // (weft_from_netdev). Calling it again updates the settings and replaces
+  // both programs in place; established flows are kept (masqueraded ones end
+  // when masquerade is turned off).
+  virtual absl::Status AttachNetdev(int ifindex, const NetdevOptions& options) = 0;
+  // AttachNetdev without masquerade (tunnel devices, callers that predate it).
+  absl::Status AttachFromNetdev(int ifindex) { return AttachNetdev(ifindex, NetdevOptions{}); }
+  // Replaces the destinations that pods reach with their own address, never
+  // masqueraded: the cluster's pod CIDR and the native-routing CIDR. IPv6
+  // prefixes are accepted and ignored (no IPv6 masquerade yet).
+  virtual absl::Status SetNonMasqueradeCidrs(const std::vector<net::IpPrefix>& cidrs) = 0;
+  // Removes Weft's filters from the device's ingress and egress hooks and its
+  // netdev settings (idempotent; also for devices that are already gone).
   virtual absl::Status Detach(int ifindex) = 0;
   virtual EndpointMap& endpoints() = 0;
 };

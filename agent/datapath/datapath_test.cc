@@ -2,16 +2,36 @@
 // joined by a veth as their L2 segment) and three "pods". The nodes have NO
 // routes to their own pods, so a pod is reachable only if the BPF programs
 // deliver to it: every successful connection below went through them.
+//
+// Masquerade adds an "outside" host behind a second device of node1, on its
+// own subnet, with no route to any pod: only traffic that leaves with node1's
+// address can be answered.
 #include "agent/datapath/datapath.h"
 
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <memory>
+#include <optional>
+#include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "agent/netlink/netlink.h"
+#include "bpf/maps/netdev.h"
+#include "bpf/maps/nonmasq.h"
 #include "common/net/mac.h"
 #include "common/testing/netns.h"
 #include "gtest/gtest.h"
@@ -92,7 +112,7 @@ class DatapathTrafficTest : public ::testing::Test {
     ASSERT_TRUE(nl.ok());
     auto under = (*nl)->GetLink("under");
     ASSERT_TRUE(under.ok());
-    ASSERT_TRUE(dp.AttachFromNetdev(under->index).ok());
+    ASSERT_TRUE(dp.AttachNetdev(under->index, NetdevOptions{}).ok());
   }
 
   // A pod the way the CNI plugin wires it: /32 on eth0, default route via a
@@ -129,6 +149,14 @@ class DatapathTrafficTest : public ::testing::Test {
     }
     pods_.push_back(std::move(p));
     return pods_.back();
+  }
+
+  int IfindexIn(const ScopedNetns& ns, const std::string& link) {
+    NetnsGuard g(ns.path());
+    auto nl = netlink::Netlink::Open();
+    if (!g.ok() || !nl.ok()) return 0;
+    auto l = (*nl)->GetLink(link);
+    return l.ok() ? l->index : 0;
   }
 
   bool Ping(const ScopedNetns& from, const std::string& to) {
@@ -205,6 +233,402 @@ TEST_F(DatapathTrafficTest, ReloadReusesPinnedStateWithoutDisruption) {
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(listed->size(), 2u);  // state survived
   EXPECT_TRUE(Ping(*a.ns, b.ip));
+}
+
+// --- Masquerade ------------------------------------------------------------
+
+constexpr char kOutsideNet[] = "198.51.100";  // node1 .1 (device "wan"), outside .2
+constexpr int kWait = 5000;                   // ms for what must succeed
+constexpr int kFail = 1500;                   // ms for what must not
+
+// A file descriptor closed on every exit path.
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd = -1) : fd_(fd) {}
+  ScopedFd(ScopedFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  ScopedFd& operator=(ScopedFd&& o) noexcept {
+    if (fd_ >= 0) close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+    return *this;
+  }
+  ~ScopedFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int get() const { return fd_; }
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+struct Peer {
+  std::string ip;
+  uint16_t port = 0;
+};
+
+sockaddr_in SockAddr(const std::string& ip, uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+  return a;
+}
+
+Peer PeerOf(const sockaddr_in& a) {
+  char buf[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &a.sin_addr, buf, sizeof(buf));
+  return {buf, ntohs(a.sin_port)};
+}
+
+// A socket of namespace `ns` (a socket stays in the namespace it was made in),
+// bound to ip and an ephemeral port when `ip` is given.
+ScopedFd SocketIn(const ScopedNetns& ns, int type, const std::string& ip = "") {
+  NetnsGuard g(ns.path());
+  if (!g.ok()) return ScopedFd();
+  ScopedFd fd(socket(AF_INET, type | SOCK_CLOEXEC, 0));
+  if (fd.ok() && !ip.empty()) {
+    sockaddr_in a = SockAddr(ip, 0);
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return ScopedFd();
+  }
+  return fd;
+}
+
+uint16_t LocalPort(const ScopedFd& fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof(a);
+  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+bool Readable(const ScopedFd& fd, int timeout_ms) {
+  pollfd p{fd.get(), POLLIN, 0};
+  return poll(&p, 1, timeout_ms) == 1;
+}
+
+// Connects `fd` to ip:port within timeout_ms.
+bool Connect(const ScopedFd& fd, const std::string& ip, uint16_t port, int timeout_ms) {
+  int flags = fcntl(fd.get(), F_GETFL);
+  fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK);
+  sockaddr_in a = SockAddr(ip, port);
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 && errno != EINPROGRESS) {
+    return false;
+  }
+  pollfd p{fd.get(), POLLOUT, 0};
+  int err = 0;
+  socklen_t len = sizeof(err);
+  bool ok = poll(&p, 1, timeout_ms) == 1 &&
+            getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+  fcntl(fd.get(), F_SETFL, flags);
+  return ok;
+}
+
+ScopedFd Accept(const ScopedFd& listener, Peer* peer) {
+  if (!Readable(listener, kWait)) return ScopedFd();
+  sockaddr_in a{};
+  socklen_t len = sizeof(a);
+  ScopedFd fd(accept4(listener.get(), reinterpret_cast<sockaddr*>(&a), &len, SOCK_CLOEXEC));
+  *peer = PeerOf(a);
+  return fd;
+}
+
+// Sends `msg` on `from` and checks that it arrives on `to` within kWait.
+bool Carries(const ScopedFd& from, const ScopedFd& to, const std::string& msg) {
+  if (send(from.get(), msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size())) {
+    return false;
+  }
+  std::string got;
+  char buf[256];
+  while (got.size() < msg.size() && Readable(to, kWait)) {
+    ssize_t n = recv(to.get(), buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got == msg;
+}
+
+// One UDP exchange: `client` sends to server's address, `server` answers the
+// address the datagram came from. Returns that address (empty ip: no exchange).
+Peer UdpExchange(const ScopedFd& client, const ScopedFd& server, const std::string& server_ip,
+                 int timeout_ms) {
+  sockaddr_in to = SockAddr(server_ip, LocalPort(server));
+  if (sendto(client.get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 4 ||
+      !Readable(server, timeout_ms)) {
+    return {};
+  }
+  char buf[16];
+  sockaddr_in from{};
+  socklen_t len = sizeof(from);
+  if (recvfrom(server.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len) != 4 ||
+      sendto(server.get(), "pong", 4, 0, reinterpret_cast<sockaddr*>(&from), len) != 4 ||
+      !Readable(client, timeout_ms) || recv(client.get(), buf, sizeof(buf), 0) != 4) {
+    return {};
+  }
+  return PeerOf(from);
+}
+
+bool InNatRange(uint16_t port) { return port >= 61000; }  // 61000-65535
+
+// Turns TX checksum offload off on `dev` of `ns`. Veth receivers trust a
+// packet whose checksum is still to be completed (CHECKSUM_PARTIAL), so a
+// wrong incremental update would go unnoticed; without offload the kernel
+// completes the checksum in software at transmit (after tc egress) and the
+// receiving stack verifies it.
+bool TxChecksumOff(const ScopedNetns& ns, const std::string& dev) {
+  NetnsGuard g(ns.path());
+  ScopedFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!g.ok() || !fd.ok()) return false;
+  ethtool_value value{};
+  value.cmd = ETHTOOL_STXCSUM;
+  value.data = 0;
+  ifreq ifr{};
+  strncpy(ifr.ifr_name, dev.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_data = reinterpret_cast<char*>(&value);
+  return ioctl(fd.get(), SIOCETHTOOL, &ifr) == 0;
+}
+
+class MasqueradeTrafficTest : public DatapathTrafficTest {
+ protected:
+  void SetUp() override {
+    DatapathTrafficTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    outside_ = std::make_unique<ScopedNetns>("outside");
+    ASSERT_TRUE(outside_->ok());
+    Sh(absl::StrCat("ip -n ", n1_->name(), " link add wan type veth peer name eth0 netns ",
+                    outside_->name()));
+    Sh(absl::StrCat("ip -n ", n1_->name(), " addr add ", kOutsideNet, ".1/24 dev wan"));
+    Sh(absl::StrCat("ip -n ", outside_->name(), " addr add ", kOutsideNet, ".2/24 dev eth0"));
+    Sh(absl::StrCat("ip -n ", n1_->name(), " link set wan up"));
+    Sh(absl::StrCat("ip -n ", outside_->name(), " link set eth0 up"));
+    // The outside host knows only its own subnet: no route to any pod.
+    wan_ = IfindexIn(*n1_, "wan");
+    under_ = IfindexIn(*n1_, "under");
+    ASSERT_GT(wan_, 0);
+    ASSERT_GT(under_, 0);
+    ASSERT_TRUE(dp1_->SetNonMasqueradeCidrs({*net::IpPrefix::Parse("10.244.0.0/16")}).ok());
+    SetMasquerade(true);
+    pods_.reserve(4);
+  }
+
+  void TearDown() override {
+    outside_.reset();
+    DatapathTrafficTest::TearDown();
+  }
+
+  // Both native devices of node1, masquerading with their own addresses or not.
+  // tc attaches in the calling thread's namespace: node1's, not the test's.
+  void SetMasquerade(bool on) {
+    NetdevOptions wan{on, *net::IpAddress::Parse(absl::StrCat(kOutsideNet, ".1"))};
+    NetdevOptions under{on, *net::IpAddress::Parse("192.168.77.1")};
+    NetnsGuard g(n1_->path());
+    ASSERT_TRUE(g.ok());
+    auto s = dp1_->AttachNetdev(wan_, wan);
+    ASSERT_TRUE(s.ok()) << s;
+    s = dp1_->AttachNetdev(under_, under);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  // The prefixes in node1's pinned non-masquerade map, as "a.b.c.d/len".
+  std::set<std::string> PinnedNonMasquerade() {
+    std::set<std::string> out;
+    ScopedFd fd(bpf_obj_get((pins1_ + "/weft_nonmasq4_v1").c_str()));
+    EXPECT_TRUE(fd.ok()) << strerror(errno);
+    nonmasq4_key cur{}, next{};
+    nonmasq4_key* prev = nullptr;
+    while (fd.ok() && bpf_map_get_next_key(fd.get(), prev, &next) == 0) {
+      char buf[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, &next.addr, buf, sizeof(buf));
+      out.insert(absl::StrCat(buf, "/", next.prefixlen));
+      cur = next;
+      prev = &cur;
+    }
+    return out;
+  }
+
+  // Device `ifindex`'s entry in node1's pinned netdev map, if any.
+  std::optional<netdev_info> PinnedNetdev(int ifindex) {
+    ScopedFd fd(bpf_obj_get((pins1_ + "/weft_netdev_v1").c_str()));
+    EXPECT_TRUE(fd.ok()) << strerror(errno);
+    __u32 key = static_cast<__u32>(ifindex);
+    netdev_info info{};
+    if (!fd.ok() || bpf_map_lookup_elem(fd.get(), &key, &info) != 0) return std::nullopt;
+    return info;
+  }
+
+  // Whether any tc filter on node1's `dev` hook (ingress/egress) runs a Weft program.
+  bool HasWeftFilter(const std::string& dev, const std::string& hook) {
+    std::string out;
+    std::string cmd = absl::StrCat("tc -n ", n1_->name(), " filter show dev ", dev, " ", hook);
+    EXPECT_EQ(weft::testing::Run(cmd, &out), 0) << cmd << ": " << out;
+    return out.find("weft_") != std::string::npos;
+  }
+
+  std::string OutsideIp() const { return absl::StrCat(kOutsideNet, ".2"); }
+  std::string NodeIp() const { return absl::StrCat(kOutsideNet, ".1"); }
+
+  std::unique_ptr<ScopedNetns> outside_;
+  int wan_ = 0;
+  int under_ = 0;
+};
+
+TEST_F(MasqueradeTrafficTest, PodReachesTheOutsideWithTheNodeAddress) {
+  Pod& a = AddPod(*n1_, *dp1_, "10.244.1.5");
+
+  ScopedFd listener = SocketIn(*outside_, SOCK_STREAM, OutsideIp());
+  ASSERT_TRUE(listener.ok());
+  ASSERT_EQ(listen(listener.get(), 4), 0);
+  ScopedFd client = SocketIn(*a.ns, SOCK_STREAM);
+  ASSERT_TRUE(Connect(client, OutsideIp(), LocalPort(listener), kWait));
+  Peer peer;
+  ScopedFd server = Accept(listener, &peer);
+  ASSERT_TRUE(server.ok());
+  EXPECT_EQ(peer.ip, NodeIp());
+  EXPECT_TRUE(InNatRange(peer.port)) << peer.port;
+  EXPECT_TRUE(Carries(client, server, "ping"));
+  EXPECT_TRUE(Carries(server, client, "pong"));
+
+  ScopedFd udp_server = SocketIn(*outside_, SOCK_DGRAM, OutsideIp());
+  ScopedFd udp_client = SocketIn(*a.ns, SOCK_DGRAM);
+  Peer udp_peer = UdpExchange(udp_client, udp_server, OutsideIp(), kWait);
+  EXPECT_EQ(udp_peer.ip, NodeIp());
+  EXPECT_TRUE(InNatRange(udp_peer.port)) << udp_peer.port;
+
+  EXPECT_TRUE(Ping(*a.ns, OutsideIp()));
+}
+
+TEST_F(MasqueradeTrafficTest, ChecksumsHoldWhenCompletedInSoftware) {
+  Pod& a = AddPod(*n1_, *dp1_, "10.244.1.5");
+  // Pod packets leave `wan` with offloaded checksums completed after SNAT;
+  // the outside's replies arrive fully checksummed and are verified by the pod.
+  ASSERT_TRUE(TxChecksumOff(*n1_, "wan"));
+  ASSERT_TRUE(TxChecksumOff(*outside_, "eth0"));
+
+  ScopedFd listener = SocketIn(*outside_, SOCK_STREAM, OutsideIp());
+  ASSERT_EQ(listen(listener.get(), 4), 0);
+  ScopedFd client = SocketIn(*a.ns, SOCK_STREAM);
+  ASSERT_TRUE(Connect(client, OutsideIp(), LocalPort(listener), kWait));
+  Peer peer;
+  ScopedFd server = Accept(listener, &peer);
+  ASSERT_TRUE(server.ok());
+  EXPECT_EQ(peer.ip, NodeIp());
+  EXPECT_TRUE(Carries(client, server, std::string(3000, 'x')));  // several segments
+  EXPECT_TRUE(Carries(server, client, std::string(3000, 'y')));
+
+  ScopedFd udp_server = SocketIn(*outside_, SOCK_DGRAM, OutsideIp());
+  ScopedFd udp_client = SocketIn(*a.ns, SOCK_DGRAM);
+  EXPECT_EQ(UdpExchange(udp_client, udp_server, OutsideIp(), kWait).ip, NodeIp());
+}
+
+TEST_F(MasqueradeTrafficTest, WithoutMasqueradeTheOutsideCannotAnswer) {
+  Pod& a = AddPod(*n1_, *dp1_, "10.244.1.5");
+  SetMasquerade(false);
+
+  ScopedFd listener = SocketIn(*outside_, SOCK_STREAM, OutsideIp());
+  ASSERT_EQ(listen(listener.get(), 4), 0);
+  ScopedFd client = SocketIn(*a.ns, SOCK_STREAM);
+  EXPECT_FALSE(Connect(client, OutsideIp(), LocalPort(listener), kFail));
+  ScopedFd udp_server = SocketIn(*outside_, SOCK_DGRAM, OutsideIp());
+  ScopedFd udp_client = SocketIn(*a.ns, SOCK_DGRAM);
+  EXPECT_TRUE(UdpExchange(udp_client, udp_server, OutsideIp(), kFail).ip.empty());
+  EXPECT_FALSE(Ping(*a.ns, OutsideIp()));
+
+  // Turned on for a live device: new flows work.
+  SetMasquerade(true);
+  ScopedFd again = SocketIn(*a.ns, SOCK_STREAM);
+  EXPECT_TRUE(Connect(again, OutsideIp(), LocalPort(listener), kWait));
+}
+
+TEST_F(MasqueradeTrafficTest, MasqueradedConnectionSurvivesAgentRestart) {
+  Pod& a = AddPod(*n1_, *dp1_, "10.244.1.5");
+  ScopedFd listener = SocketIn(*outside_, SOCK_STREAM, OutsideIp());
+  ASSERT_EQ(listen(listener.get(), 4), 0);
+  ScopedFd client = SocketIn(*a.ns, SOCK_STREAM);
+  ASSERT_TRUE(Connect(client, OutsideIp(), LocalPort(listener), kWait));
+  Peer peer;
+  ScopedFd server = Accept(listener, &peer);
+  ASSERT_TRUE(server.ok());
+  ASSERT_TRUE(Carries(client, server, "before"));
+
+  dp1_.reset();  // the agent exits: filters and pinned NAT state stay
+  EXPECT_TRUE(Carries(client, server, "while down"));
+  EXPECT_TRUE(Carries(server, client, "reply while down"));
+  dp1_ = LoadIn(*n1_, pins1_);  // the agent starts again and re-attaches
+  ASSERT_TRUE(dp1_);
+  SetMasquerade(true);
+  EXPECT_TRUE(Carries(client, server, "after"));
+  EXPECT_TRUE(Carries(server, client, "reply after"));
+}
+
+TEST_F(MasqueradeTrafficTest, NonMasqueradeCidrsAreReplacedNotAppended) {
+  auto p = [](const char* text) { return *net::IpPrefix::Parse(text); };
+  ASSERT_TRUE(
+      dp1_->SetNonMasqueradeCidrs({p("10.244.0.0/16"), p("192.0.2.0/24"), p("fd00::/64")}).ok());
+  EXPECT_EQ(PinnedNonMasquerade(), (std::set<std::string>{"10.244.0.0/16", "192.0.2.0/24"}));
+  ASSERT_TRUE(dp1_->SetNonMasqueradeCidrs({p("192.0.2.0/24"), p("172.16.0.0/12")}).ok());
+  EXPECT_EQ(PinnedNonMasquerade(), (std::set<std::string>{"172.16.0.0/12", "192.0.2.0/24"}));
+  ASSERT_TRUE(dp1_->SetNonMasqueradeCidrs({}).ok());
+  EXPECT_TRUE(PinnedNonMasquerade().empty());
+}
+
+TEST_F(MasqueradeTrafficTest, DetachRemovesBothHooksAndTheSettings) {
+  auto info = PinnedNetdev(wan_);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->flags, WEFT_NETDEV_F_MASQUERADE);
+  char addr[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &info->masq_addr4, addr, sizeof(addr));
+  EXPECT_EQ(addr, NodeIp());
+  EXPECT_TRUE(HasWeftFilter("wan", "ingress"));
+  EXPECT_TRUE(HasWeftFilter("wan", "egress"));
+
+  {
+    NetnsGuard g(n1_->path());
+    ASSERT_TRUE(g.ok());
+    ASSERT_TRUE(dp1_->Detach(wan_).ok());
+    EXPECT_TRUE(dp1_->Detach(wan_).ok());  // idempotent
+    // Masquerade needs the device's address.
+    NetdevOptions no_address;
+    no_address.masquerade = true;
+    EXPECT_EQ(dp1_->AttachNetdev(wan_, no_address).code(), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_FALSE(HasWeftFilter("wan", "ingress"));
+  EXPECT_FALSE(HasWeftFilter("wan", "egress"));
+  EXPECT_FALSE(PinnedNetdev(wan_).has_value());
+}
+
+TEST_F(MasqueradeTrafficTest, ClusterTrafficKeepsPodAddresses) {
+  Pod& a = AddPod(*n1_, *dp1_, "10.244.1.5");
+  Pod& c = AddPod(*n2_, *dp2_, "10.244.2.5");
+
+  // Pod to pod across nodes: inside the non-masquerade CIDR.
+  ScopedFd listener = SocketIn(*a.ns, SOCK_STREAM, a.ip);
+  ASSERT_EQ(listen(listener.get(), 4), 0);
+  ScopedFd from_pod = SocketIn(*c.ns, SOCK_STREAM);
+  ASSERT_TRUE(Connect(from_pod, a.ip, LocalPort(listener), kWait));
+  Peer peer;
+  ScopedFd accepted = Accept(listener, &peer);
+  ASSERT_TRUE(accepted.ok());
+  EXPECT_EQ(peer.ip, c.ip);
+
+  // node2's host (outside the CIDR) opens connections to the pod: the pod's
+  // answers must keep the pod's address although they would be masqueraded
+  // if the pod had opened the flow.
+  ScopedFd from_node = SocketIn(*n2_, SOCK_STREAM);
+  ASSERT_TRUE(Connect(from_node, a.ip, LocalPort(listener), kWait));
+  ScopedFd accepted_node = Accept(listener, &peer);
+  ASSERT_TRUE(accepted_node.ok());
+  EXPECT_EQ(peer.ip, "192.168.77.2");
+  EXPECT_TRUE(Carries(accepted_node, from_node, "reply"));
+  ScopedFd pod_udp = SocketIn(*a.ns, SOCK_DGRAM, a.ip);
+  ScopedFd node_udp = SocketIn(*n2_, SOCK_DGRAM);
+  EXPECT_EQ(UdpExchange(node_udp, pod_udp, a.ip, kWait).ip, "192.168.77.2");
+
+  // The pod opening a flow to node2's host is masqueraded (to node1's address there).
+  ScopedFd node_listener = SocketIn(*n2_, SOCK_STREAM, "192.168.77.2");
+  ASSERT_EQ(listen(node_listener.get(), 4), 0);
+  ScopedFd to_node = SocketIn(*a.ns, SOCK_STREAM);
+  ASSERT_TRUE(Connect(to_node, "192.168.77.2", LocalPort(node_listener), kWait));
+  ScopedFd at_node = Accept(node_listener, &peer);
+  ASSERT_TRUE(at_node.ok());
+  EXPECT_EQ(peer.ip, "192.168.77.1");
 }
 
 }  // namespace

@@ -38,20 +38,26 @@ class FakeDatapath : public Datapath {
     from_container.insert(ifindex);
     return absl::OkStatus();
   }
-  absl::Status AttachFromNetdev(int ifindex) override {
-    from_netdev.insert(ifindex);
+  absl::Status AttachNetdev(int ifindex, const NetdevOptions& options) override {
+    if (auto s = ValidateNetdevOptions(options); !s.ok()) return s;
+    netdevs[ifindex] = options;
+    return absl::OkStatus();
+  }
+  absl::Status SetNonMasqueradeCidrs(const std::vector<net::IpPrefix>& cidrs) override {
+    non_masquerade_cidrs = cidrs;
     return absl::OkStatus();
   }
   absl::Status Detach(int ifindex) override {
     from_container.erase(ifindex);
-    from_netdev.erase(ifindex);
+    netdevs.erase(ifindex);
     return absl::OkStatus();
   }
   EndpointMap& endpoints() override { return map; }
 
   FakeEndpointMap map;
   std::set<int> from_container;
-  std::set<int> from_netdev;
+  std::map<int, NetdevOptions> netdevs;  // by ifindex
+  std::vector<net::IpPrefix> non_masquerade_cidrs;
 };
 
 }  // namespace weft::datapath
