@@ -188,10 +188,18 @@ absl::Status Agent::StartDatapath(const routing::NodeInfo& self) {
                                                                   datapath_.get(), &problems));
   for (const auto& p : endpoints_->Reprogram()) problems.push_back(p);
   for (const auto& d : devices_) {
-    if (auto s = datapath_->AttachFromNetdev(d.index); !s.ok()) {
+    if (config_.masquerade && !d.ipv4) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "masquerade: device ", d.name, " has no IPv4 address to masquerade with"));
+    }
+    datapath::NetdevOptions netdev{config_.masquerade, d.ipv4};
+    if (auto s = datapath_->AttachNetdev(d.index, netdev); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("attach to ", d.name, ": ", s.message()));
     }
   }
+  // Until the first reconcile pass knows the other nodes: our own pod CIDRs.
+  RETURN_IF_ERROR(datapath_->SetNonMasqueradeCidrs(
+      NonMasqueradeCidrs(BuildClusterView(Raw(nodes_->List())), config_.native_routing_cidr)));
   int device_mtu = devices_.front().mtu;
   for (const auto& d : devices_) device_mtu = std::min(device_mtu, d.mtu);
   pod_mtu_ = config_.mtu > 0 ? config_.mtu
@@ -242,6 +250,11 @@ void Agent::ReconcileLoop(absl::Notification* stop) {
 void Agent::ReconcileOnce() {
   ClusterView view = CurrentView();
   std::vector<std::string> problems = view.problems;
+  if (auto s = datapath_->SetNonMasqueradeCidrs(
+          NonMasqueradeCidrs(view, config_.native_routing_cidr));
+      !s.ok()) {
+    problems.push_back(absl::StrCat("non-masquerade CIDRs: ", s.message()));
+  }
   for (auto& p : SyncRoutes(view)) problems.push_back(std::move(p));
   for (auto& p : ReclaimLeaks()) problems.push_back(std::move(p));
   absl::MutexLock l(&mu_);

@@ -54,6 +54,9 @@ std::vector<net::IpPrefix> NonMasqueradeCidrs(const ClusterView& view,
   for (const auto& n : view.nodes) {
     for (const auto& c : n.pod_cidrs) add(c);
   }
+  for (const auto& n : view.nodes) {
+    for (const auto& ip : n.internal_ips) add(net::IpPrefix::Of(ip, ip.bits()));
+  }
   return out;
 }
 

@@ -25,8 +25,10 @@ struct ClusterView {
 
 ClusterView BuildClusterView(const std::vector<const kubeprism::Node*>& nodes);
 
-// Destinations that are not masqueraded: every node's pod CIDRs and the
-// configured native-routing CIDR, without duplicates, in a stable order.
+// Destinations that are not masqueraded: the configured native-routing CIDR,
+// every node's pod CIDRs, and every node's InternalIP (as a host prefix: other
+// nodes route our pod CIDR back natively, so their replies need no NAT),
+// without duplicates, in a stable order.
 std::vector<net::IpPrefix> NonMasqueradeCidrs(const ClusterView& view,
                                               const std::optional<net::IpPrefix>& native_cidr);
 

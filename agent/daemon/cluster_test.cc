@@ -41,17 +41,18 @@ TEST(ClusterViewTest, BadFieldsAreReportedAndTheRestKept) {
 }
 
 TEST(ClusterViewTest, NonMasqueradeCidrsAreTheClusterWithoutDuplicates) {
-  auto a = MakeNode("a", {"10.244.0.0/24"}, {});
+  auto a = MakeNode("a", {"10.244.0.0/24"}, {"192.168.1.10"});
   auto b = MakeNode("b", {"10.244.1.0/24"}, {});
   ClusterView v = BuildClusterView({&a, &b});
   auto native = net::IpPrefix::Parse("10.244.0.0/16");
   auto cidrs = NonMasqueradeCidrs(v, *native);
-  ASSERT_EQ(cidrs.size(), 3u);
+  ASSERT_EQ(cidrs.size(), 4u);
   EXPECT_EQ(cidrs[0].ToString(), "10.244.0.0/16");
   EXPECT_EQ(cidrs[2].ToString(), "10.244.1.0/24");
-  EXPECT_EQ(NonMasqueradeCidrs(v, std::nullopt).size(), 2u);
+  EXPECT_EQ(cidrs[3].ToString(), "192.168.1.10/32");
+  EXPECT_EQ(NonMasqueradeCidrs(v, std::nullopt).size(), 3u);
   ClusterView twice = BuildClusterView({&a, &a});
-  EXPECT_EQ(NonMasqueradeCidrs(twice, std::nullopt).size(), 1u);
+  EXPECT_EQ(NonMasqueradeCidrs(twice, std::nullopt).size(), 2u);
 }
 
 }  // namespace
