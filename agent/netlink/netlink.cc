@@ -20,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "common/net/mac.h"
 
 namespace weft::netlink {
 namespace {
@@ -32,6 +33,7 @@ absl::Status Errno(const std::string& what, int err) {
     case ENOENT:
     case ENODEV:
     case ESRCH:
+    case EADDRNOTAVAIL:  // deleting an address the link does not have
       return absl::NotFoundError(msg);
     case EPERM:
     case EACCES:
@@ -130,6 +132,38 @@ net::IpAddress IpFrom(absl::string_view raw) {
   return raw.size() == 4 ? net::IpAddress::V4(static_cast<uint32_t>(v)) : net::IpAddress::V6(v);
 }
 
+std::vector<std::pair<uint16_t, absl::string_view>> NestedAttrs(absl::string_view nest) {
+  return Attrs(reinterpret_cast<const uint8_t*>(nest.data()), nest.size());
+}
+
+std::array<uint8_t, 6> MacFrom(absl::string_view raw) {
+  std::array<uint8_t, 6> mac{};
+  memcpy(mac.data(), raw.data(), 6);
+  return mac;
+}
+
+// IFLA_INFO_DATA of a "vxlan" link.
+VxlanInfo ParseVxlan(absl::string_view data) {
+  VxlanInfo v;
+  for (const auto& [type, val] : NestedAttrs(data)) {
+    if (type == IFLA_VXLAN_ID && val.size() == 4) {
+      memcpy(&v.vni, val.data(), 4);
+    } else if (type == IFLA_VXLAN_PORT && val.size() == 2) {
+      uint16_t port_be;
+      memcpy(&port_be, val.data(), 2);
+      v.port = ntohs(port_be);
+    } else if ((type == IFLA_VXLAN_LOCAL && val.size() == 4) ||
+               (type == IFLA_VXLAN_LOCAL6 && val.size() == 16)) {
+      v.local = IpFrom(val);
+    } else if (type == IFLA_VXLAN_LINK && val.size() == 4) {
+      memcpy(&v.underlay_index, val.data(), 4);
+    } else if (type == IFLA_VXLAN_LEARNING && val.size() == 1) {
+      v.learning = val[0] != 0;
+    }
+  }
+  return v;
+}
+
 Link ParseLink(const std::vector<uint8_t>& msg) {
   Link l;
   const auto* ifi = Family<ifinfomsg>(msg);
@@ -140,14 +174,16 @@ Link ParseLink(const std::vector<uint8_t>& msg) {
     if (type == IFLA_IFNAME) {
       l.name = std::string(val.data(), strnlen(val.data(), val.size()));
     } else if (type == IFLA_ADDRESS && val.size() == 6) {
-      memcpy(l.mac.data(), val.data(), 6);
+      l.mac = MacFrom(val);
     } else if (type == IFLA_MTU && val.size() == 4) {
       memcpy(&l.mtu, val.data(), 4);
     } else if (type == IFLA_LINKINFO) {
-      for (const auto& [t2, v2] :
-           Attrs(reinterpret_cast<const uint8_t*>(val.data()), val.size())) {
+      absl::string_view info_data;
+      for (const auto& [t2, v2] : NestedAttrs(val)) {
         if (t2 == IFLA_INFO_KIND) l.kind = std::string(v2.data(), strnlen(v2.data(), v2.size()));
+        if (t2 == IFLA_INFO_DATA) info_data = v2;
       }
+      if (l.kind == "vxlan") l.vxlan = ParseVxlan(info_data);
     }
   }
   return l;
@@ -401,6 +437,20 @@ absl::Status Netlink::AddAddress(int index, const net::IpAddress& address, int p
                                              " on link #", index));
 }
 
+absl::Status Netlink::DeleteAddress(int index, const net::IpAddress& address, int prefix_length) {
+  Request req(RTM_DELADDR, 0);
+  ifaddrmsg ifa{};
+  ifa.ifa_family = address.is_v4() ? AF_INET : AF_INET6;
+  ifa.ifa_prefixlen = static_cast<unsigned char>(prefix_length);
+  ifa.ifa_index = index;
+  req.Header(ifa);
+  req.AttrIp(IFA_LOCAL, address);
+  absl::Status s = Transact(req.Finish(), absl::StrCat("delete address ", address.ToString(), "/",
+                                                       prefix_length, " on link #", index));
+  if (absl::IsNotFound(s)) return absl::OkStatus();
+  return s;
+}
+
 absl::StatusOr<std::vector<Address>> Netlink::ListAddresses(int index) {
   Request req(RTM_GETADDR, 0);
   ifaddrmsg ifa{};
@@ -508,6 +558,112 @@ absl::Status Netlink::ReplaceNeighbor(int index, const net::IpAddress& address,
   req.AttrIp(NDA_DST, address);
   req.Attr(NDA_LLADDR, mac.data(), 6);
   return Transact(req.Finish(), absl::StrCat("add neighbour ", address.ToString(), " on link #", index));
+}
+
+bool Neighbor::permanent() const { return (state & NUD_PERMANENT) != 0; }
+
+absl::Status Netlink::DeleteNeighbor(int index, const net::IpAddress& address) {
+  Request req(RTM_DELNEIGH, 0);
+  ndmsg nd{};
+  nd.ndm_family = address.is_v4() ? AF_INET : AF_INET6;
+  nd.ndm_ifindex = index;
+  req.Header(nd);
+  req.AttrIp(NDA_DST, address);
+  absl::Status s = Transact(
+      req.Finish(), absl::StrCat("delete neighbour ", address.ToString(), " on link #", index));
+  if (absl::IsNotFound(s)) return absl::OkStatus();
+  return s;
+}
+
+absl::StatusOr<std::vector<Neighbor>> Netlink::ListNeighbors(int index) {
+  Request req(RTM_GETNEIGH, 0);
+  ndmsg nd{};  // AF_UNSPEC: the ARP and ND tables
+  req.Header(nd);
+  auto msgs = Dump(req.Finish(), "list neighbours");
+  if (!msgs.ok()) return msgs.status();
+  std::vector<Neighbor> out;
+  for (const auto& m : *msgs) {
+    const auto* f = Family<ndmsg>(m);
+    if (f == nullptr || (f->ndm_family != AF_INET && f->ndm_family != AF_INET6)) continue;
+    if (index != 0 && f->ndm_ifindex != index) continue;
+    Neighbor n;
+    n.index = f->ndm_ifindex;
+    n.state = f->ndm_state;
+    bool has_dst = false;
+    for (const auto& [type, val] : MessageAttrs<ndmsg>(m)) {
+      if (type == NDA_DST && (val.size() == 4 || val.size() == 16)) {
+        n.address = IpFrom(val);
+        has_dst = true;
+      }
+      if (type == NDA_LLADDR && val.size() == 6) n.mac = MacFrom(val);
+    }
+    if (has_dst) out.push_back(n);
+  }
+  return out;
+}
+
+namespace {
+
+std::string FdbName(int index, const std::array<uint8_t, 6>& mac) {
+  return absl::StrCat("fdb entry ", net::MacToString(mac), " on link #", index);
+}
+
+}  // namespace
+
+absl::Status Netlink::ReplaceFdb(int index, const std::array<uint8_t, 6>& mac,
+                                 const net::IpAddress& dst) {
+  Request req(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE);
+  ndmsg nd{};
+  nd.ndm_family = AF_BRIDGE;
+  nd.ndm_ifindex = index;
+  nd.ndm_state = NUD_PERMANENT;
+  nd.ndm_flags = NTF_SELF;  // the VXLAN device's own table, not a bridge master's
+  req.Header(nd);
+  req.Attr(NDA_LLADDR, mac.data(), 6);
+  req.AttrIp(NDA_DST, dst);
+  return Transact(req.Finish(),
+                  absl::StrCat("replace ", FdbName(index, mac), " dst ", dst.ToString()));
+}
+
+absl::Status Netlink::DeleteFdb(int index, const std::array<uint8_t, 6>& mac) {
+  Request req(RTM_DELNEIGH, 0);
+  ndmsg nd{};
+  nd.ndm_family = AF_BRIDGE;
+  nd.ndm_ifindex = index;
+  nd.ndm_flags = NTF_SELF;
+  req.Header(nd);
+  req.Attr(NDA_LLADDR, mac.data(), 6);
+  absl::Status s = Transact(req.Finish(), absl::StrCat("delete ", FdbName(index, mac)));
+  if (absl::IsNotFound(s)) return absl::OkStatus();
+  return s;
+}
+
+absl::StatusOr<std::vector<FdbEntry>> Netlink::ListFdb(int index) {
+  Request req(RTM_GETNEIGH, 0);
+  ndmsg nd{};
+  nd.ndm_family = AF_BRIDGE;
+  req.Header(nd);
+  // The dump covers every device (those without an FDB of their own list their
+  // unicast and multicast addresses); keep the one asked for.
+  auto msgs = Dump(req.Finish(), absl::StrCat("list fdb of link #", index));
+  if (!msgs.ok()) return msgs.status();
+  std::vector<FdbEntry> out;
+  for (const auto& m : *msgs) {
+    const auto* f = Family<ndmsg>(m);
+    if (f == nullptr || f->ndm_family != AF_BRIDGE || f->ndm_ifindex != index) continue;
+    FdbEntry e;
+    e.permanent = (f->ndm_state & NUD_PERMANENT) != 0;
+    bool has_mac = false;
+    for (const auto& [type, val] : MessageAttrs<ndmsg>(m)) {
+      if (type == NDA_LLADDR && val.size() == 6) {
+        e.mac = MacFrom(val);
+        has_mac = true;
+      }
+      if (type == NDA_DST && (val.size() == 4 || val.size() == 16)) e.dst = IpFrom(val);
+    }
+    if (has_mac) out.push_back(e);
+  }
+  return out;
 }
 
 absl::Status WriteSysctl(const std::string& name, const std::string& value) {

@@ -1,6 +1,7 @@
-// The rtnetlink edge: links, addresses, routes and neighbours, in the current
-// network namespace or in another one. The only place that speaks NETLINK_ROUTE;
-// callers (the CNI plugin, the route reconciler) deal in values.
+// The rtnetlink edge: links, addresses, routes, neighbours and VXLAN forwarding
+// entries, in the current network namespace or in another one. The only place
+// that speaks NETLINK_ROUTE; callers (the CNI plugin, the route and tunnel
+// reconcilers) deal in values.
 //
 // Every failed kernel call becomes a Status that names the operation, the object
 // and the errno ("add route 10.244.2.0/24 via 192.168.50.12 dev eth0: Network is
@@ -29,6 +30,15 @@ class Request;  // a netlink message being built (netlink.cc)
 // listed and removed without touching anybody else's (see /etc/iproute2/rt_protos).
 inline constexpr uint8_t kWeftRouteProtocol = 0xd7;  // 215
 
+// The settings of a VXLAN device (IFLA_INFO_DATA of kind "vxlan").
+struct VxlanInfo {
+  uint32_t vni = 0;
+  int port = 0;                          // UDP destination port
+  std::optional<net::IpAddress> local;   // source address of the outer packets
+  int underlay_index = 0;                // IFLA_VXLAN_LINK (0: none)
+  bool learning = true;                  // learns remote MACs from received packets
+};
+
 struct Link {
   int index = 0;
   std::string name;
@@ -36,6 +46,7 @@ struct Link {
   int mtu = 0;
   bool up = false;
   std::string kind;  // "veth", "vxlan", ... (empty when the kernel does not say)
+  std::optional<VxlanInfo> vxlan;  // set when kind is "vxlan"
 };
 
 struct Address {
@@ -43,6 +54,23 @@ struct Address {
   net::IpAddress address;
   int prefix_length = 0;
   net::IpPrefix subnet() const { return net::IpPrefix::Of(address, prefix_length); }
+};
+
+// An IPv4 ARP or IPv6 ND entry.
+struct Neighbor {
+  int index = 0;  // link
+  net::IpAddress address;
+  std::optional<std::array<uint8_t, 6>> mac;  // absent while unresolved
+  uint16_t state = 0;                         // NUD_* bits
+  bool permanent() const;                     // NUD_PERMANENT: set by hand, never expires
+};
+
+// A forwarding entry of a VXLAN device (its own FDB, NTF_SELF): frames for `mac`
+// are sent to the remote tunnel endpoint `dst`.
+struct FdbEntry {
+  std::array<uint8_t, 6> mac{};
+  std::optional<net::IpAddress> dst;  // absent for entries without a remote
+  bool permanent = false;
 };
 
 struct RouteSpec {
@@ -87,6 +115,8 @@ class Netlink {
   absl::Status SetMac(int index, const std::array<uint8_t, 6>& mac);
 
   absl::Status AddAddress(int index, const net::IpAddress& address, int prefix_length);
+  // Deletion of an address that is not there is not an error (idempotent).
+  absl::Status DeleteAddress(int index, const net::IpAddress& address, int prefix_length);
   // Addresses on a link (or on every link when index is 0).
   absl::StatusOr<std::vector<Address>> ListAddresses(int index = 0);
 
@@ -100,6 +130,19 @@ class Netlink {
   // A permanent neighbour entry (e.g. the pod's gateway → host veth MAC).
   absl::Status ReplaceNeighbor(int index, const net::IpAddress& address,
                                const std::array<uint8_t, 6>& mac);
+  // Deletion of an entry that is not there is not an error (idempotent).
+  absl::Status DeleteNeighbor(int index, const net::IpAddress& address);
+  // IPv4 and IPv6 neighbour entries of a link (of every link when index is 0).
+  absl::StatusOr<std::vector<Neighbor>> ListNeighbors(int index = 0);
+
+  // The FDB of a VXLAN device (AF_BRIDGE, NTF_SELF): a permanent entry that
+  // sends frames for `mac` to the tunnel endpoint `dst`, replacing any earlier
+  // remote of that MAC.
+  absl::Status ReplaceFdb(int index, const std::array<uint8_t, 6>& mac, const net::IpAddress& dst);
+  // Removes every remote of `mac`; an absent entry is not an error (idempotent).
+  absl::Status DeleteFdb(int index, const std::array<uint8_t, 6>& mac);
+  // The device's own FDB entries (one per MAC and remote).
+  absl::StatusOr<std::vector<FdbEntry>> ListFdb(int index);
 
  private:
   explicit Netlink(int fd) : fd_(fd) {}
