@@ -8,6 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "agent/daemon/cni_install.h"
 #include "agent/routing/reconciler.h"
+#include "agent/routing/tunnel.h"
+#include "agent/routing/tunnel_planner.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "kubeprism/curl_transport.h"
@@ -19,8 +21,6 @@ namespace {
 
 using kubeprism::Log;
 using kubeprism::LogLevel;
-
-constexpr int kVxlanOverhead = 50;
 
 const char* RoutingName(agent::RoutingMode mode) {
   return mode == agent::RoutingMode::kTunnel ? "tunnel" : "native";
@@ -204,8 +204,12 @@ absl::Status Agent::StartDatapath(const routing::NodeInfo& self) {
   for (const auto& d : devices_) device_mtu = std::min(device_mtu, d.mtu);
   pod_mtu_ = config_.mtu > 0 ? config_.mtu
                              : device_mtu - (config_.routing == agent::RoutingMode::kTunnel
-                                                 ? kVxlanOverhead
+                                                 ? routing::kVxlanOverhead
                                                  : 0);
+  if (config_.routing == agent::RoutingMode::kNative) {
+    // Leaving tunnel mode: the overlay device and everything on it go.
+    RETURN_IF_ERROR(routing::RemoveTunnelDevice(*nl_));
+  }
   for (const auto& p : problems) Log(LogLevel::kWarning, p);
   absl::MutexLock l(&mu_);
   start_problems_ = std::move(problems);
@@ -279,6 +283,32 @@ std::vector<std::string> Agent::SyncRoutes(const ClusterView& view) {
                                         " removed, ", plan.routes.size(), " in place"));
     }
     problems = std::move(plan.problems);
+    for (auto& p : applied.problems) problems.push_back(std::move(p));
+  } else if (config_.routing == agent::RoutingMode::kTunnel) {
+    routing::TunnelPlan plan = routing::PlanTunnel(config_.node_name, view.nodes);
+    problems = std::move(plan.problems);
+    if (plan.local) {
+      // Created or repaired every pass; a recreated device gets a new index
+      // and needs the datapath attached again.
+      routing::TunnelDeviceSpec spec{*plan.local, devices_.front().name, config_.tunnel_port, 0};
+      auto link = routing::EnsureTunnelDevice(*nl_, spec);
+      if (!link.ok()) {
+        problems.push_back(absl::StrCat("tunnel device: ", link.status().message()));
+        return problems;
+      }
+      if (link->index != tunnel_index_) {
+        if (auto s = datapath_->AttachFromNetdev(link->index); !s.ok()) {
+          problems.push_back(absl::StrCat("attach to ", link->name, ": ", s.message()));
+          return problems;
+        }
+        tunnel_index_ = link->index;
+      }
+    }
+    routing::ApplyResult applied = routing::ApplyTunnel(*nl_, plan);
+    if (applied.added + applied.removed > 0) {
+      Log(LogLevel::kInfo, absl::StrCat("tunnel: ", applied.added, " entries added, ",
+                                        applied.removed, " removed"));
+    }
     for (auto& p : applied.problems) problems.push_back(std::move(p));
   }
   return problems;

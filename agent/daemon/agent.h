@@ -88,6 +88,7 @@ class Agent {
   std::unique_ptr<api::AgentService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<NativeDevice> devices_;
+  int tunnel_index_ = 0;  // weft_vxlan as last attached (tunnel mode)
   LeakTracker leaks_;
   std::thread reconciler_;
 
