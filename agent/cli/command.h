@@ -16,6 +16,7 @@ struct Command {
   const char* path;  // words after `weft`, space separated
   const char* summary;
   CommandFn run;
+  bool hidden = false;  // not listed by `weft help` (internal commands)
 };
 
 // Exit codes shared by all commands.

@@ -9,6 +9,7 @@
 #include "agent/cli/agent_commands.h"
 #include "agent/cli/command.h"
 #include "agent/cli/kube_probe_command.h"
+#include "agent/cli/lab_command.h"
 
 namespace weft::cli {
 namespace {
@@ -18,11 +19,16 @@ constexpr Command kCommands[] = {
     {"endpoint list", "the pods on this node: namespace, pod, IP, interface, node",
      EndpointListCommand},
     {"kube probe", "check access to the Kubernetes API through KubePrism", KubeProbeCommand},
+    {"lab up", "start a multi-node Weft cluster on this machine (namespaces)", LabUpCommand},
+    {"lab status", "the lab's nodes, pods and pod-to-pod connectivity", LabStatusCommand},
+    {"lab down", "remove the lab and everything it created", LabDownCommand},
+    {"lab serve", "the lab's controller process (started by lab up)", LabServeCommand, true},
 };
 
 void PrintUsage(std::ostream& out) {
   out << "usage: weft COMMAND [flags]\n\ncommands:\n";
   for (const Command& c : kCommands) {
+    if (c.hidden) continue;
     out << "  " << c.path << std::string(20 - std::min<size_t>(19, std::strlen(c.path)), ' ')
         << c.summary << "\n";
   }

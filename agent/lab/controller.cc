@@ -1,0 +1,434 @@
+#include "agent/lab/controller.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "agent/lab/api.h"
+#include "agent/lab/cni_runtime.h"
+#include "agent/lab/logs.h"
+#include "agent/lab/network.h"
+#include "agent/lab/objects.h"
+#include "agent/lab/servers.h"
+#include "agent/lab/state.h"
+#include "common/file_util.h"
+#include "common/netns/netns.h"
+#include "common/netns/process.h"
+#include "common/status_macros.h"
+#include "kubeprism/kubeconfig.h"
+#include "kubeprism/logging.h"
+#include "kubeprism/resource_types.h"
+#include "kubeprism/testing/lab_apiserver.h"
+
+namespace weft::lab {
+namespace {
+
+using nlohmann::json;
+
+constexpr absl::Duration kAgentStartTimeout = absl::Seconds(90);
+constexpr absl::Duration kCniTimeout = absl::Seconds(60);
+constexpr absl::Duration kAgentStopGrace = absl::Seconds(10);
+
+void LogLine(absl::string_view message) {
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
+                   message, "\n");
+  fputs(line.c_str(), stderr);
+  fflush(stderr);
+}
+
+class Controller {
+ public:
+  Controller(LabState state, int ready_fd) : state_(std::move(state)), ready_fd_(ready_fd) {
+    sigemptyset(&stop_signals_);
+    sigaddset(&stop_signals_, SIGTERM);
+    sigaddset(&stop_signals_, SIGINT);
+  }
+
+  absl::Status BringUp();
+  void Serve();
+  void Shutdown();
+  void ReportFailure(const absl::Status& status);
+
+ private:
+  absl::Status Save() { return WriteState(state_); }
+  // A line of the readiness protocol (controller.h) to `weft lab up`.
+  void Send(absl::string_view prefix, absl::string_view text, bool last);
+  void Progress(const std::string& text);
+  // Cancelled when SIGTERM/SIGINT is pending: `weft lab up` gave up on us.
+  absl::Status CheckStop();
+
+  absl::Status StartApiServer();
+  absl::Status StartRelays();
+  absl::Status RegisterNodes();
+  absl::Status StartAgents();
+  absl::Status WaitForAgents();
+  absl::Status CreatePod(const PodPlan& pod);
+  absl::Status CreateObject(const kubeprism::ResourceType& type, const std::string& ns,
+                            const json& object);
+  absl::StatusOr<KubeconfigSpec> AgentCredentials(const NodePlan& node);
+  // Reaps agents that exited; true when all still run.
+  bool CheckAgents(std::string* which);
+
+  LabState state_;
+  int ready_fd_;
+  sigset_t stop_signals_;
+  std::unique_ptr<kubeprism::testing::LabApiServer> api_server_;  // embedded mode
+  kubeprism::ClientConfig external_;                              // external mode
+  std::string upstream_host_;
+  int upstream_port_ = 0;
+  std::unique_ptr<LabApi> api_;
+  std::unique_ptr<LabServers> servers_;
+  std::vector<bool> agent_exited_;
+};
+
+void Controller::Send(absl::string_view prefix, absl::string_view text, bool last) {
+  if (ready_fd_ < 0) return;
+  // One line per message: newlines (log tails in errors) travel escaped.
+  std::string line = absl::StrCat(prefix, absl::CEscape(text), "\n");
+  (void)!write(ready_fd_, line.data(), line.size());
+  if (last) {
+    close(ready_fd_);
+    ready_fd_ = -1;
+  }
+}
+
+void Controller::Progress(const std::string& text) {
+  LogLine(text);
+  Send(kStepPrefix, text, false);
+}
+
+void Controller::ReportFailure(const absl::Status& status) {
+  LogLine(absl::StrCat("start-up failed: ", status.message()));
+  state_.phase = Phase::kFailed;
+  state_.error = std::string(status.message());
+  if (auto s = Save(); !s.ok()) LogLine(absl::StrCat("save state: ", s.message()));
+  Send(kErrorPrefix, status.message(), true);
+}
+
+absl::Status Controller::CheckStop() {
+  timespec zero{0, 0};
+  if (sigtimedwait(&stop_signals_, nullptr, &zero) > 0) {
+    return absl::CancelledError("stopped by a signal during start-up");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Controller::BringUp() {
+  const LabPlan& plan = state_.plan;
+  state_.controller.pid = getpid();
+  ASSIGN_OR_RETURN(state_.controller.cmdline, netns::ReadCmdline(getpid()));
+  RETURN_IF_ERROR(Save());
+
+  Progress(absl::StrCat("network: namespaces ", plan.prefix, "-*, bridge ", plan.bridge,
+                        ", node segment ", plan.segment.ToString()));
+  RETURN_IF_ERROR(CreateLabNetwork(plan, [this](const std::string& name) {
+    state_.netns.push_back(name);
+    return Save();
+  }));
+  RETURN_IF_ERROR(CheckStop());
+  RETURN_IF_ERROR(StartApiServer());
+  RETURN_IF_ERROR(StartRelays());
+  RETURN_IF_ERROR(RegisterNodes());
+  RETURN_IF_ERROR(CheckStop());
+  RETURN_IF_ERROR(StartAgents());
+  RETURN_IF_ERROR(WaitForAgents());
+  for (const PodPlan& pod : plan.pods) {
+    RETURN_IF_ERROR(CheckStop());
+    if (auto s = CreatePod(pod); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("pod ", pod.key(), ": ", s.message()));
+    }
+  }
+  state_.phase = Phase::kReady;
+  RETURN_IF_ERROR(Save());
+  LogLine("ready");
+  Send(kReadyLine, "", true);
+  return absl::OkStatus();
+}
+
+absl::Status Controller::StartApiServer() {
+  const LabPlan& plan = state_.plan;
+  if (state_.api_mode == "external") {
+    // The user's kubeconfig (recorded by `weft lab up`): its credentials are
+    // the admin's and, relayed through KubePrism, the agents'.
+    ASSIGN_OR_RETURN(external_, kubeprism::LoadKubeconfig(state_.admin_kubeconfig));
+    ASSIGN_OR_RETURN(HostPort hp, ParseServerUrl(external_.server));
+    upstream_host_ = hp.host;
+    upstream_port_ = hp.port;
+    state_.api_server = external_.server;
+  } else {
+    kubeprism::testing::LabApiServerOptions options;
+    options.state_dir = plan.apiserver_dir();
+    ASSIGN_OR_RETURN(api_server_, kubeprism::testing::LabApiServer::Start(options));
+    ASSIGN_OR_RETURN(
+        kubeprism::testing::LabCredentials admin,
+        api_server_->IssueClientCert("weft-lab-admin", {"system:masters"}, 365LL * 86400));
+    KubeconfigSpec spec;
+    spec.server = api_server_->url();
+    spec.ca_pem = api_server_->ca_pem();
+    spec.user = "weft-lab-admin";
+    spec.client_cert_pem = admin.cert_pem;
+    spec.client_key_pem = admin.key_pem;
+    // It holds a client key: 0600 like every secret.
+    RETURN_IF_ERROR(WriteFileAtomically(plan.admin_kubeconfig_path(), KubeconfigYaml(spec), 0600));
+    state_.admin_kubeconfig = plan.admin_kubeconfig_path();
+    state_.api_server = api_server_->url();
+    upstream_host_ = "127.0.0.1";
+    upstream_port_ = api_server_->port();
+  }
+  RETURN_IF_ERROR(Save());
+  Progress(absl::StrCat("API server ", state_.api_server, " (", state_.api_mode, ")"));
+  ASSIGN_OR_RETURN(api_, LabApi::Open(state_.admin_kubeconfig, absl::Seconds(30)));
+  return absl::OkStatus();
+}
+
+absl::Status Controller::StartRelays() {
+  ASSIGN_OR_RETURN(servers_, LabServers::Start());
+  for (const NodePlan& node : state_.plan.nodes) {
+    RETURN_IF_ERROR(servers_->AddRelay(netns::PathOf(node.name), "127.0.0.1", kKubePrismPort,
+                                       upstream_host_, upstream_port_));
+  }
+  // The "outside" answers too, for traffic leaving the cluster.
+  RETURN_IF_ERROR(servers_->AddGreeter(netns::PathOf(state_.plan.lab_netns),
+                                       state_.plan.outside.ToString(), kOutsidePort,
+                                       absl::StrCat(kOutsideName, "\n")));
+  Progress(absl::StrCat("KubePrism: 127.0.0.1:", kKubePrismPort, " in every node namespace -> ",
+                        upstream_host_, ":", upstream_port_));
+  return absl::OkStatus();
+}
+
+absl::Status Controller::CreateObject(const kubeprism::ResourceType& type, const std::string& ns,
+                                      const json& object) {
+  RETURN_IF_ERROR(api_->Create(type, ns, object).status());
+  state_.api_objects.push_back(
+      {std::string(type.plural), ns, object.at("metadata").at("name").get<std::string>()});
+  return Save();
+}
+
+absl::Status Controller::RegisterNodes() {
+  const LabPlan& plan = state_.plan;
+  RETURN_IF_ERROR(CreateObject(kubeprism::kNamespaces, "", NamespaceObject(plan)));
+  for (const NodePlan& node : plan.nodes) {
+    RETURN_IF_ERROR(CreateObject(kubeprism::kNodes, "", NodeObject(plan, node)));
+    RETURN_IF_ERROR(api_->PatchStatus(kubeprism::kNodes, "", node.name, NodeStatusPatch(node)));
+    Progress(absl::StrCat("Node ", node.name, ": InternalIP ", node.internal_ip.ToString(),
+                          ", podCIDR ", node.pod_cidr.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KubeconfigSpec> Controller::AgentCredentials(const NodePlan& node) {
+  KubeconfigSpec spec;
+  // Through the node's KubePrism, as on Talos.
+  spec.server = absl::StrCat("https://127.0.0.1:", kKubePrismPort);
+  if (api_server_ != nullptr) {
+    const std::string user = absl::StrCat("weft-agent:", node.name);
+    ASSIGN_OR_RETURN(kubeprism::testing::LabCredentials creds,
+                     api_server_->IssueClientCert(user, {"weft:agents"}, 365LL * 86400));
+    spec.ca_pem = api_server_->ca_pem();
+    spec.user = user;
+    spec.client_cert_pem = creds.cert_pem;
+    spec.client_key_pem = creds.key_pem;
+  } else {
+    spec.ca_pem = external_.ca_pem;
+    // The relay is 127.0.0.1; the server's certificate names the real host.
+    spec.tls_server_name =
+        external_.tls_server_name.empty() ? upstream_host_ : external_.tls_server_name;
+    spec.user = "weft-agent";
+    spec.client_cert_pem = external_.client_cert_pem;
+    spec.client_key_pem = external_.client_key_pem;
+    spec.token = external_.token;
+  }
+  return spec;
+}
+
+absl::Status Controller::StartAgents() {
+  for (const NodePlan& node : state_.plan.nodes) {
+    RETURN_IF_ERROR(MakeDirs(node.dir, 0700));
+    ASSIGN_OR_RETURN(KubeconfigSpec creds, AgentCredentials(node));
+    RETURN_IF_ERROR(WriteFileAtomically(node.kubeconfig_path(), KubeconfigYaml(creds), 0600));
+    RETURN_IF_ERROR(WriteFileAtomically(
+        node.config_path(), AgentConfigYaml(state_.plan, node, state_.cni_plugin), 0600));
+    // The agent creates its pin folder: recorded first.
+    state_.pin_dirs.push_back(node.pin_dir);
+    RETURN_IF_ERROR(Save());
+
+    int log = open(node.log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (log < 0) {
+      return absl::InternalError(absl::StrCat("open ", node.log_path(), ": ", strerror(errno)));
+    }
+    netns::SpawnOptions options;
+    options.argv = {state_.agent_binary, "--config", node.config_path()};
+    options.netns_path = netns::PathOf(node.name);
+    options.stdout_fd = log;
+    options.stderr_fd = log;
+    options.terminate_with_parent = true;
+    auto pid = netns::Spawn(options);
+    close(log);
+    if (!pid.ok()) {
+      return absl::Status(pid.status().code(),
+                          absl::StrCat("weft-agent on ", node.name, ": ", pid.status().message()));
+    }
+    state_.agents.push_back({node.name, {*pid, options.argv}});
+    agent_exited_.push_back(false);
+    RETURN_IF_ERROR(Save());
+    Progress(absl::StrCat("weft-agent on ", node.name, ": pid ", *pid, ", log ", node.log_path()));
+  }
+  return absl::OkStatus();
+}
+
+bool Controller::CheckAgents(std::string* which) {
+  bool all = true;
+  for (size_t i = 0; i < state_.agents.size(); ++i) {
+    if (agent_exited_[i]) {
+      all = false;
+      continue;
+    }
+    int status = 0;
+    if (waitpid(state_.agents[i].process.pid, &status, WNOHANG) == state_.agents[i].process.pid) {
+      agent_exited_[i] = true;
+      all = false;
+      const NodePlan* node = state_.plan.FindNode(state_.agents[i].node);
+      std::string message = absl::StrCat("weft-agent on ", state_.agents[i].node,
+                                         " exited with code ", netns::ExitCode(status),
+                                         node != nullptr ? LogTail(node->log_path(), 5) : "");
+      LogLine(message);
+      if (which != nullptr && which->empty()) *which = message;
+    }
+  }
+  return all;
+}
+
+absl::Status Controller::WaitForAgents() {
+  Progress("waiting for the agents' CNI configuration (the node is network-ready)");
+  const absl::Time deadline = absl::Now() + kAgentStartTimeout;
+  for (;;) {
+    std::string exited;
+    if (!CheckAgents(&exited)) {
+      return absl::FailedPreconditionError(exited.empty() ? std::string("a weft-agent exited")
+                                                          : exited);
+    }
+    std::vector<std::string> waiting;
+    for (const NodePlan& node : state_.plan.nodes) {
+      if (!FindNetworkConfig(node.cni_conf_dir()).ok()) waiting.push_back(node.name);
+    }
+    if (waiting.empty()) return absl::OkStatus();
+    if (absl::Now() > deadline) {
+      const NodePlan* node = state_.plan.FindNode(waiting.front());
+      return absl::DeadlineExceededError(
+          absl::StrCat("no CNI configuration from the agent on ", absl::StrJoin(waiting, ", "),
+                       " after ", absl::FormatDuration(kAgentStartTimeout),
+                       node != nullptr ? LogTail(node->log_path(), 5) : ""));
+    }
+    RETURN_IF_ERROR(CheckStop());
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
+absl::Status Controller::CreatePod(const PodPlan& pod) {
+  const NodePlan* node = state_.plan.FindNode(pod.node);
+  if (node == nullptr) return absl::InternalError(absl::StrCat("no node ", pod.node));
+  // 1. The Pod object, bound to its node (the scheduler's part).
+  RETURN_IF_ERROR(CreateObject(kubeprism::kPods, pod.namespace_, PodObject(state_.plan, pod)));
+  // 2. The sandbox: a network namespace, and the pod's server inside it.
+  state_.netns.push_back(pod.netns);
+  RETURN_IF_ERROR(Save());
+  RETURN_IF_ERROR(netns::Create(pod.netns));
+  RETURN_IF_ERROR(
+      servers_->AddGreeter(netns::PathOf(pod.netns), "0.0.0.0", pod.port, pod.greeting()));
+  // 3. CNI ADD through the protocol, run in the node's namespace as the
+  //    node's runtime would.
+  CniNode cni{netns::PathOf(node->name), node->cni_bin_dir(), node->cni_conf_dir()};
+  CniAttachment attachment{pod.container_id, netns::PathOf(pod.netns), "eth0", pod.namespace_,
+                           pod.name};
+  ASSIGN_OR_RETURN(json result, CniAdd(cni, attachment, kCniTimeout));
+  ASSIGN_OR_RETURN(std::string ip, PodIpFromResult(result));
+  state_.pods.push_back({pod.key(), ip, result});
+  RETURN_IF_ERROR(Save());
+  // 4. The Pod's status, as kubelet reports it.
+  RETURN_IF_ERROR(api_->PatchStatus(kubeprism::kPods, pod.namespace_, pod.name,
+                                    PodStatusPatch(ip, node->internal_ip.ToString())));
+  Progress(absl::StrCat("pod ", pod.key(), " on ", pod.node, ": ", ip, ":", pod.port));
+  return absl::OkStatus();
+}
+
+void Controller::Serve() {
+  sigset_t wait_for = stop_signals_;
+  sigaddset(&wait_for, SIGCHLD);
+  timespec second{1, 0};
+  for (;;) {
+    int sig = sigtimedwait(&wait_for, nullptr, &second);
+    if (sig == SIGTERM || sig == SIGINT) {
+      LogLine(absl::StrCat("stopping (", strsignal(sig), ")"));
+      return;
+    }
+    // SIGCHLD or the periodic check: an agent that exits stays down (and
+    // `weft lab status` says so) rather than being restarted behind the
+    // tester's back; its log tells why.
+    CheckAgents(nullptr);
+  }
+}
+
+void Controller::Shutdown() {
+  for (size_t i = 0; i < state_.agents.size(); ++i) {
+    const AgentRecord& agent = state_.agents[i];
+    if (i < agent_exited_.size() && agent_exited_[i]) continue;
+    absl::Status s =
+        netns::Stop(agent.process.pid, netns::ExactCmdline(agent.process.cmdline), kAgentStopGrace);
+    LogLine(absl::StrCat("weft-agent on ", agent.node, " (pid ", agent.process.pid,
+                         "): ", s.ok() ? "stopped" : s.message()));
+  }
+  if (servers_ != nullptr) servers_->Stop();
+  if (api_server_ != nullptr) api_server_->Stop();
+}
+
+}  // namespace
+
+int RunController(const ControllerOptions& options) {
+  // Signals are taken with sigwait in the main thread: block them before any
+  // thread exists so every thread inherits the mask. Children get a clean mask
+  // (netns::Spawn).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  kubeprism::SetLogSink([](kubeprism::LogLevel, absl::string_view message) { LogLine(message); });
+
+  auto state = ReadState(options.state_dir);
+  if (!state.ok()) {
+    LogLine(std::string(state.status().message()));
+    if (options.ready_fd >= 0) {
+      std::string line = absl::StrCat(kErrorPrefix, absl::CEscape(state.status().message()), "\n");
+      (void)!write(options.ready_fd, line.data(), line.size());
+    }
+    return 1;
+  }
+  LogLine(absl::StrCat("lab ", state->plan.prefix, ": controller pid ", getpid()));
+  Controller controller(*std::move(state), options.ready_fd);
+  if (absl::Status s = controller.BringUp(); !s.ok()) {
+    controller.ReportFailure(s);
+    controller.Shutdown();
+    return 1;
+  }
+  controller.Serve();
+  controller.Shutdown();
+  LogLine("stopped");
+  return 0;
+}
+
+}  // namespace weft::lab

@@ -1,0 +1,573 @@
+#include "agent/lab/lab.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "absl/random/random.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "agent/api/agent.grpc.pb.h"
+#include "agent/lab/api.h"
+#include "agent/lab/cni_runtime.h"
+#include "agent/lab/controller.h"
+#include "agent/lab/logs.h"
+#include "agent/lab/probe.h"
+#include "common/file_util.h"
+#include "common/netns/netns.h"
+#include "common/netns/process.h"
+#include "common/status_macros.h"
+#include "kubeprism/api_errors.h"
+#include "kubeprism/kubeconfig.h"
+#include "kubeprism/resource_types.h"
+
+namespace weft::lab {
+namespace {
+
+namespace v1 = weft::agent::v1;
+
+// The controller stops its agents (up to 10 s each) before it exits.
+constexpr absl::Duration kControllerStopGrace = absl::Seconds(30);
+constexpr absl::Duration kAgentStopGrace = absl::Seconds(10);
+constexpr absl::Duration kCniDelTimeout = absl::Seconds(30);
+
+// The process is running and is the one we started (same command line).
+bool Running(const ProcessRecord& p) {
+  if (p.pid <= 0 || p.cmdline.empty() || !netns::IsRunning(p.pid)) return false;
+  auto cmdline = netns::ReadCmdline(p.pid);
+  return cmdline.ok() && *cmdline == p.cmdline;
+}
+
+const AgentRecord* FindAgent(const LabState& state, const std::string& node) {
+  for (const AgentRecord& a : state.agents) {
+    if (a.node == node) return &a;
+  }
+  return nullptr;
+}
+
+// Entries of `dir` whose name starts with `prefix`, as full paths.
+std::vector<std::string> EntriesWithPrefix(const std::string& dir, const std::string& prefix) {
+  std::vector<std::string> found;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return found;
+  while (dirent* e = readdir(d)) {
+    if (absl::StartsWith(e->d_name, prefix)) found.push_back(absl::StrCat(dir, "/", e->d_name));
+  }
+  closedir(d);
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+// ---- teardown ---------------------------------------------------------------
+
+struct Removed {
+  int pods = 0;     // CNI DEL done
+  int objects = 0;  // API objects deleted
+  bool controller = false;
+  int agents = 0;  // stopped (by the controller or by us)
+  int netns = 0;
+  int pins = 0;
+};
+
+// Removes everything `state` records, and anything else carrying its prefix.
+// Never stops: each failure is a warning and the next step runs.
+Removed Teardown(const LabState& state, std::ostream& progress) {
+  const LabPlan& plan = state.plan;
+  Removed removed;
+  auto warn = [&](const std::string& what) { progress << "warning: " << what << "\n"; };
+  const bool controller_running = Running(state.controller);
+
+  // 1. CNI DEL, as the runtime does when a pod goes away (needs the agents).
+  std::vector<std::string> skipped;
+  for (const PodRecord& record : state.pods) {
+    const PodPlan* pod = plan.FindPod(record.key);
+    const NodePlan* node = pod != nullptr ? plan.FindNode(pod->node) : nullptr;
+    if (node == nullptr) continue;
+    const AgentRecord* agent = FindAgent(state, node->name);
+    if (agent == nullptr || !Running(agent->process)) {
+      skipped.push_back(record.key);
+      continue;
+    }
+    CniNode cni{netns::PathOf(node->name), node->cni_bin_dir(), node->cni_conf_dir()};
+    CniAttachment attachment{pod->container_id, netns::PathOf(pod->netns), "eth0", pod->namespace_,
+                             pod->name};
+    if (auto s = CniDel(cni, attachment, record.cni_result, kCniDelTimeout); !s.ok()) {
+      warn(std::string(s.message()));
+    } else {
+      ++removed.pods;
+    }
+  }
+  if (!skipped.empty()) {
+    progress << "  no CNI DEL for " << absl::StrJoin(skipped, ", ")
+             << ": their agent is not running (removing the namespaces removes the interfaces)\n";
+  }
+
+  // 2. API objects, newest first. The embedded server lives in the controller.
+  if (!state.api_objects.empty()) {
+    if (state.api_mode != "external" && !controller_running) {
+      // Gone with the controller: nothing left to delete.
+    } else if (auto api = LabApi::Open(state.admin_kubeconfig, absl::Seconds(10)); !api.ok()) {
+      warn(absl::StrCat("API objects not deleted: ", api.status().message()));
+    } else {
+      for (auto it = state.api_objects.rbegin(); it != state.api_objects.rend(); ++it) {
+        const kubeprism::ResourceType* type = kubeprism::FindResourceType(it->resource);
+        if (type == nullptr) continue;
+        if (auto s = (*api)->Delete(*type, it->namespace_, it->name); !s.ok()) {
+          warn(std::string(s.message()));
+        } else {
+          ++removed.objects;
+        }
+      }
+    }
+  }
+
+  // 3. Processes, by PID and only when the command line is still ours. The
+  //    controller stops its agents itself; agents it could not (it crashed)
+  //    are stopped here.
+  for (const AgentRecord& agent : state.agents) {
+    if (Running(agent.process)) ++removed.agents;
+  }
+  if (controller_running) {
+    if (auto s = netns::Stop(state.controller.pid, netns::ExactCmdline(state.controller.cmdline),
+                             kControllerStopGrace);
+        !s.ok()) {
+      warn(absl::StrCat("controller: ", s.message()));
+    } else {
+      removed.controller = true;
+    }
+  }
+  for (const AgentRecord& agent : state.agents) {
+    if (!Running(agent.process)) continue;
+    if (auto s = netns::Stop(agent.process.pid, netns::ExactCmdline(agent.process.cmdline),
+                             kAgentStopGrace);
+        !s.ok()) {
+      warn(absl::StrCat("weft-agent on ", agent.node, ": ", s.message()));
+      --removed.agents;
+    }
+  }
+
+  // 4. Namespaces: the recorded ones, then any other with the lab's prefix
+  //    (unique per lab, so nobody else's). Pods first, the bridge's last.
+  const std::string name_prefix = plan.prefix + "-";
+  std::vector<std::string> names(state.netns.rbegin(), state.netns.rend());
+  if (auto leftovers = netns::List(name_prefix); leftovers.ok()) {
+    for (const std::string& n : *leftovers) {
+      if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    }
+  }
+  for (const std::string& name : names) {
+    if (!absl::StartsWith(name, name_prefix)) continue;
+    if (access(netns::PathOf(name).c_str(), F_OK) != 0) continue;
+    if (auto s = netns::Delete(name); !s.ok()) {
+      warn(std::string(s.message()));
+    } else {
+      ++removed.netns;
+    }
+  }
+
+  // 5. bpffs pins (the agents leave their datapath in place when stopped).
+  const std::string pin_prefix = absl::StrCat(kBpffsRoot, "/", name_prefix);
+  std::set<std::string> pins(state.pin_dirs.begin(), state.pin_dirs.end());
+  for (const std::string& p : EntriesWithPrefix(kBpffsRoot, name_prefix)) pins.insert(p);
+  for (const std::string& pin_dir : pins) {
+    if (!absl::StartsWith(pin_dir, pin_prefix)) continue;
+    std::error_code ec;
+    if (!std::filesystem::exists(pin_dir, ec)) continue;
+    std::filesystem::remove_all(pin_dir, ec);
+    if (ec) {
+      warn(absl::StrCat("remove ", pin_dir, ": ", ec.message()));
+    } else {
+      ++removed.pins;
+    }
+  }
+
+  // 6. Files: only what the lab wrote (never the user's --kubeconfig).
+  std::error_code ec;
+  for (const std::string& dir : {plan.nodes_dir(), plan.apiserver_dir()}) {
+    std::filesystem::remove_all(dir, ec);
+    if (ec) warn(absl::StrCat("remove ", dir, ": ", ec.message()));
+  }
+  for (const std::string& file :
+       {plan.admin_kubeconfig_path(), plan.controller_log_path(), plan.state_path()}) {
+    if (unlink(file.c_str()) != 0 && errno != ENOENT) {
+      warn(absl::StrCat("remove ", file, ": ", strerror(errno)));
+    }
+  }
+  if (rmdir(plan.state_dir.c_str()) != 0 && errno != ENOENT) {
+    warn(absl::StrCat("remove ", plan.state_dir, ": ", strerror(errno)));
+  }
+  return removed;
+}
+
+std::string Describe(const Removed& r) {
+  return absl::StrCat(r.pods, " pods detached (CNI DEL), ", r.objects, " API objects deleted, ",
+                      r.controller ? "the controller and " : "", r.agents, " agents stopped, ",
+                      r.netns, " network namespaces and ", r.pins, " BPF pin folders removed");
+}
+
+// ---- up ---------------------------------------------------------------------
+
+// A state folder `up` may use: absent (created 0700) or empty.
+absl::Status PrepareStateDir(const std::string& dir) {
+  struct stat st {};
+  if (stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(absl::StrCat(dir, " exists and is not a folder"));
+    }
+    std::error_code ec;
+    if (!std::filesystem::is_empty(dir, ec)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(dir, " is not empty and holds no lab (lab.json): pick another --state-dir"));
+    }
+    return absl::OkStatus();
+  }
+  return MakeDirs(dir, 0700);
+}
+
+// A random id whose prefix nothing on this machine uses yet.
+absl::StatusOr<std::string> NewLabId() {
+  absl::BitGen random;
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    std::string id = absl::StrFormat("%04x", absl::Uniform<uint32_t>(random, 0, 0x10000));
+    const std::string prefix = absl::StrCat("wl", id, "-");
+    auto used = netns::List(prefix);
+    if (used.ok() && used->empty() && EntriesWithPrefix(kBpffsRoot, prefix).empty()) return id;
+  }
+  return absl::ResourceExhaustedError("no unused lab id found");
+}
+
+absl::Status CheckExecutable(const std::string& path, const char* flag) {
+  if (path.empty() || access(path.c_str(), X_OK) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(flag, ": \"", path, "\" is not an executable file"));
+  }
+  return absl::OkStatus();
+}
+
+// Reads the controller's readiness lines until "ready", an error, its exit,
+// a stop signal (blocked in `signals`) or the deadline. `reported` tells
+// whether an error came from the controller itself (it names the cause).
+absl::Status FollowController(int fd, pid_t pid, const sigset_t& signals, absl::Time deadline,
+                              std::ostream& progress, bool* reported) {
+  std::string buffer;
+  for (;;) {
+    timespec zero{0, 0};
+    if (int sig = sigtimedwait(&signals, nullptr, &zero); sig > 0) {
+      return absl::CancelledError(absl::StrCat("interrupted (", strsignal(sig), ")"));
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError("the lab did not come up in time");
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 200) < 0 && errno != EINTR) return absl::InternalError("poll");
+    if (p.revents == 0) continue;
+    char chunk[4096];
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR) continue;
+    if (n > 0) buffer.append(chunk, static_cast<size_t>(n));
+    for (size_t eol; (eol = buffer.find('\n')) != std::string::npos;) {
+      std::string line = buffer.substr(0, eol);
+      buffer.erase(0, eol + 1);
+      if (line == kReadyLine) return absl::OkStatus();
+      std::string text;
+      if (absl::StartsWith(line, kErrorPrefix)) {
+        *reported = true;
+        if (!absl::CUnescape(line.substr(strlen(kErrorPrefix)), &text)) text = line;
+        return absl::InternalError(text);
+      }
+      if (absl::StartsWith(line, kStepPrefix)) {
+        if (!absl::CUnescape(line.substr(strlen(kStepPrefix)), &text)) text = line;
+        progress << "  " << text << "\n";
+      }
+    }
+    if (n <= 0) {
+      // Closed without a verdict: the controller died. Say how, if it is quick to tell.
+      int status = 0;
+      for (int i = 0; i < 50; ++i) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+          return absl::InternalError(absl::StrCat("the controller exited during start-up (code ",
+                                                  netns::ExitCode(status), ")"));
+        }
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+      return absl::InternalError("the controller closed its readiness pipe during start-up");
+    }
+    progress.flush();
+  }
+}
+
+// ---- report -----------------------------------------------------------------
+
+void FillAgent(const std::string& socket, NodeRow* row) {
+  auto stub =
+      v1::Agent::NewStub(grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  v1::AgentStatus status;
+  grpc::Status s = stub->GetStatus(&ctx, v1::GetStatusRequest(), &status);
+  if (!s.ok()) {
+    row->agent_error = absl::StrCat("GetStatus on ", socket, ": ", s.error_message());
+    return;
+  }
+  row->agent_healthy = status.healthy();
+  row->endpoints = status.endpoint_count();
+  for (const std::string& p : status.problems()) row->agent_problems.push_back(p);
+}
+
+}  // namespace
+
+absl::StatusOr<LabReport> Report(const std::string& state_dir, absl::Duration probe_timeout) {
+  ASSIGN_OR_RETURN(LabState state, ReadState(state_dir));
+  const LabPlan& plan = state.plan;
+  LabReport report;
+  report.prefix = plan.prefix;
+  report.state_dir = plan.state_dir;
+  report.phase = PhaseName(state.phase);
+  report.phase_error = state.error;
+  report.api_mode = state.api_mode;
+  report.api_server = state.api_server;
+  report.routing = plan.routing;
+  report.segment = plan.segment.ToString();
+  report.outside = plan.outside.ToString();
+  report.controller_pid = state.controller.pid;
+  report.controller_running = Running(state.controller);
+  if (!report.controller_running) {
+    report.problems.push_back(absl::StrCat("the lab controller (pid ", state.controller.pid,
+                                           ") is not running: the lab is broken; `weft lab down` "
+                                           "or the next `weft lab up` removes it"));
+  }
+
+  for (const NodePlan& node : plan.nodes) {
+    NodeRow row;
+    row.name = node.name;
+    row.internal_ip = node.internal_ip.ToString();
+    row.pod_cidr = node.pod_cidr.ToString();
+    if (const AgentRecord* agent = FindAgent(state, node.name); agent != nullptr) {
+      row.agent_pid = agent->process.pid;
+      row.agent_running = Running(agent->process);
+    }
+    if (row.agent_running) FillAgent(node.socket_path(), &row);
+    report.nodes.push_back(std::move(row));
+  }
+
+  // The pods as the API server has them (the embedded one lives in the controller).
+  std::unique_ptr<LabApi> api;
+  if (!state.admin_kubeconfig.empty() &&
+      (report.controller_running || state.api_mode == "external")) {
+    auto opened = LabApi::Open(state.admin_kubeconfig, absl::Seconds(5));
+    if (opened.ok()) {
+      api = *std::move(opened);
+    } else {
+      report.problems.push_back(absl::StrCat("API server: ", opened.status().message()));
+    }
+  }
+  for (const PodPlan& pod : plan.pods) {
+    PodRow row;
+    row.namespace_ = pod.namespace_;
+    row.name = pod.name;
+    row.node = pod.node;
+    row.port = pod.port;
+    if (const PodRecord* record = state.FindPod(pod.key()); record != nullptr) row.ip = record->ip;
+    if (api != nullptr) {
+      auto object = api->Get(kubeprism::kPods, pod.namespace_, pod.name);
+      if (object.ok()) {
+        row.phase = object->value("status", nlohmann::json::object()).value("phase", "");
+      } else if (!kubeprism::IsNotFoundHttp(object.status())) {
+        report.problems.push_back(absl::StrCat("API server: ", object.status().message()));
+        api.reset();  // one message is enough
+      }
+    }
+    report.pods.push_back(std::move(row));
+  }
+
+  // The matrix: from every pod and every node to every pod and to the outside
+  // (through masquerading), all cells at once.
+  struct Source {
+    std::string label;
+    std::string netns;
+  };
+  struct Target {
+    std::string name;
+    std::optional<ProbeTarget> probe;  // none: the pod has no address
+  };
+  std::vector<Source> sources;
+  for (const PodPlan& pod : plan.pods) sources.push_back({"pod " + pod.name, pod.netns});
+  for (const NodePlan& node : plan.nodes) sources.push_back({"node " + node.name, node.name});
+  std::vector<Target> targets;
+  for (const PodPlan& pod : plan.pods) {
+    const PodRecord* record = state.FindPod(pod.key());
+    targets.push_back({pod.name, record == nullptr ? std::nullopt
+                                                   : std::optional<ProbeTarget>(ProbeTarget{
+                                                         record->ip, pod.port, pod.greeting()})});
+  }
+  targets.push_back({kOutsideName, ProbeTarget{plan.outside.ToString(), kOutsidePort,
+                                               absl::StrCat(kOutsideName, "\n")}});
+  for (const Source& s : sources) report.sources.push_back(s.label);
+  for (const Target& t : targets) report.targets.push_back(t.name);
+  report.cells.resize(sources.size() * targets.size());
+  std::vector<std::thread> probes;
+  for (size_t row = 0; row < sources.size(); ++row) {
+    for (size_t col = 0; col < targets.size(); ++col) {
+      Cell& cell = report.cells[row * targets.size() + col];
+      cell.from = sources[row].label;
+      cell.to = targets[col].name;
+      const std::string netns_path = netns::PathOf(sources[row].netns);
+      if (!targets[col].probe) {
+        cell.error = "the pod has no address (CNI ADD did not complete)";
+        continue;
+      }
+      if (access(netns_path.c_str(), F_OK) != 0) {
+        cell.error = absl::StrCat("no network namespace ", sources[row].netns);
+        continue;
+      }
+      probes.emplace_back([&cell, netns_path, probe = *targets[col].probe, probe_timeout] {
+        absl::Status s = ProbeTcp(netns_path, probe, probe_timeout);
+        cell.ok = s.ok();
+        if (!s.ok()) cell.error = std::string(s.message());
+      });
+    }
+  }
+  for (std::thread& t : probes) t.join();
+  return report;
+}
+
+absl::Status Down(const std::string& state_dir, std::ostream& progress) {
+  ASSIGN_OR_RETURN(LabState state, ReadState(state_dir));
+  progress << "removing lab " << state.plan.prefix << "\n";
+  Removed removed = Teardown(state, progress);
+  progress << "lab " << state.plan.prefix << " removed: " << Describe(removed) << "\n";
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LabReport> Up(const UpOptions& options, std::ostream& progress) {
+  // A lab already there: refuse a running one, clean a crashed one.
+  if (auto existing = ReadState(options.state_dir); existing.ok()) {
+    if (Running(existing->controller)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "lab ", existing->plan.prefix, " is running in ", options.state_dir, " (controller pid ",
+          existing->controller.pid, "): `weft lab down` removes it"));
+    }
+    progress << "removing lab " << existing->plan.prefix << " left by a crashed run\n";
+    Removed removed = Teardown(*existing, progress);
+    progress << "  " << Describe(removed) << "\n";
+  } else if (!absl::IsNotFound(existing.status())) {
+    return absl::Status(existing.status().code(),
+                        absl::StrCat(existing.status().message(),
+                                     " (check what it describes and remove it by hand)"));
+  }
+
+  RETURN_IF_ERROR(CheckExecutable(options.agent_binary, "--agent"));
+  RETURN_IF_ERROR(CheckExecutable(options.cni_plugin, "--cni-plugin"));
+  RETURN_IF_ERROR(CheckExecutable(options.weft_binary, "weft"));
+  std::string kubeconfig;
+  if (!options.kubeconfig.empty()) {
+    std::error_code ec;
+    kubeconfig = std::filesystem::absolute(options.kubeconfig, ec).string();
+    // Fail now, not in the detached controller.
+    if (auto c = kubeprism::LoadKubeconfig(kubeconfig); !c.ok()) {
+      return absl::Status(c.status().code(), absl::StrCat("--kubeconfig: ", c.status().message()));
+    }
+  }
+  ASSIGN_OR_RETURN(std::string id, NewLabId());
+  ASSIGN_OR_RETURN(LabPlan plan, MakePlan(id, options.nodes, options.state_dir));
+  plan.routing = options.routing;
+  RETURN_IF_ERROR(PrepareStateDir(plan.state_dir));
+
+  LabState state;
+  state.plan = plan;
+  state.api_mode = kubeconfig.empty() ? "embedded" : "external";
+  state.admin_kubeconfig = kubeconfig;
+  state.agent_binary = options.agent_binary;
+  state.cni_plugin = options.cni_plugin;
+  RETURN_IF_ERROR(WriteState(state));
+  progress << "lab " << plan.prefix << ": " << plan.nodes.size() << " nodes, " << plan.pods.size()
+           << " pods, state in " << plan.state_dir << "\n";
+
+  // Stop signals wait for us (the controller starts with a clean mask).
+  sigset_t signals, old_mask;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
+  struct RestoreMask {
+    sigset_t mask;
+    ~RestoreMask() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{old_mask};
+
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
+  }
+  int log =
+      open(plan.controller_log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  netns::SpawnOptions controller;
+  // The readiness pipe becomes the controller's descriptor 3.
+  controller.argv = {options.weft_binary, "lab",        "serve", "--state-dir",
+                     plan.state_dir,      "--ready-fd", "3"};
+  controller.stdout_fd = log;
+  controller.stderr_fd = log;
+  controller.extra_fd = ready[1];
+  controller.new_session = true;  // outlives this command and its terminal
+  auto pid = netns::Spawn(controller);
+  close(ready[1]);
+  if (log >= 0) close(log);
+
+  absl::Status started = pid.status();
+  bool reported = false;
+  if (pid.ok()) {
+    started = FollowController(ready[0], *pid, signals, absl::Now() + options.start_timeout,
+                               progress, &reported);
+  }
+  close(ready[0]);
+  if (!started.ok()) {
+    // The files go with the lab: keep what explains an unexplained failure.
+    const std::string log_tail =
+        reported || absl::IsCancelled(started) ? "" : LogTail(plan.controller_log_path(), 15);
+    progress << "start-up failed; removing what was created\n";
+    LabState latest = ReadState(plan.state_dir).value_or(state);
+    const auto stop_controller = [&] {
+      if (pid.ok()) {
+        netns::Stop(*pid, netns::ExactCmdline(controller.argv), kControllerStopGrace).IgnoreError();
+      }
+    };
+    // A controller that recorded itself is stopped by the teardown, after it
+    // deleted the API objects from the controller's API server.
+    if (latest.controller.pid != pid.value_or(0)) stop_controller();
+    Removed removed = Teardown(latest, progress);
+    stop_controller();  // gone by now; reaps our child
+    progress << "  " << Describe(removed) << "\n";
+    return absl::Status(started.code(), absl::StrCat(started.message(), log_tail));
+  }
+
+  // Up: wait until the agents have programmed their routes and every cell passes.
+  progress << "lab " << plan.prefix << " is up; checking connectivity\n";
+  const absl::Time deadline = absl::Now() + options.settle_timeout;
+  for (;;) {
+    ASSIGN_OR_RETURN(LabReport report, Report(plan.state_dir));
+    timespec zero{0, 0};
+    if (report.ok() || absl::Now() > deadline || sigtimedwait(&signals, nullptr, &zero) > 0) {
+      return report;
+    }
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+}
+
+}  // namespace weft::lab

@@ -1,0 +1,61 @@
+// What the lab writes: Kubernetes objects (as a kubelet and the
+// controller-manager would make them), each agent's config and kubeconfig.
+// Pure.
+#ifndef WEFT_AGENT_LAB_OBJECTS_H_
+#define WEFT_AGENT_LAB_OBJECTS_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/lab/plan.h"
+#include "nlohmann/json.hpp"
+
+namespace weft::lab {
+
+// Label on every object the lab creates: weft.dev/lab=<prefix>.
+inline constexpr char kLabLabel[] = "weft.dev/lab";
+
+// The workload's Namespace.
+nlohmann::json NamespaceObject(const LabPlan& plan);
+
+// A Node with its pod CIDR (what Talos' controller-manager allocates). It is
+// cordoned and tainted: against an existing cluster (--kubeconfig), the
+// scheduler must never place real pods on a node that has no kubelet.
+nlohmann::json NodeObject(const LabPlan& plan, const NodePlan& node);
+// Merge patch for nodes/<name>/status: InternalIP and Hostname addresses.
+nlohmann::json NodeStatusPatch(const NodePlan& node);
+
+// A Pod bound to its node (spec.nodeName: no scheduler involved). It tolerates
+// every taint, like a DaemonSet pod, so an existing cluster's node lifecycle
+// controller does not evict it from a node whose kubelet never reports.
+nlohmann::json PodObject(const LabPlan& plan, const PodPlan& pod);
+// Merge patch for pods/<name>/status once CNI ADD gave the pod its address.
+nlohmann::json PodStatusPatch(const std::string& pod_ip, const std::string& host_ip);
+
+// weft-agent's --config for `node` (agent/config/config.h keys).
+std::string AgentConfigYaml(const LabPlan& plan, const NodePlan& node,
+                            const std::string& cni_plugin);
+
+// A kubeconfig with inline data and one context.
+struct KubeconfigSpec {
+  std::string server;
+  std::string ca_pem;
+  std::string tls_server_name;  // when the certificate does not name `server`'s host
+  std::string user;
+  std::string client_cert_pem;
+  std::string client_key_pem;
+  std::string token;
+};
+std::string KubeconfigYaml(const KubeconfigSpec& spec);
+
+// "https://host:port[/...]" -> host and port (443 when absent); IPv6 hosts in
+// brackets come back without them.
+struct HostPort {
+  std::string host;
+  int port = 443;
+};
+absl::StatusOr<HostPort> ParseServerUrl(const std::string& url);
+
+}  // namespace weft::lab
+
+#endif  // WEFT_AGENT_LAB_OBJECTS_H_

@@ -1,0 +1,127 @@
+#include "agent/lab/objects.h"
+
+#include "agent/config/config.h"
+#include "gtest/gtest.h"
+#include "kubeprism/decode.h"
+#include "kubeprism/kubeconfig.h"
+
+namespace weft::lab {
+namespace {
+
+using nlohmann::json;
+
+LabPlan Plan() { return *MakePlan("3f9a", 2, "/var/run/weft-lab"); }
+
+// What the API server stores after a create and a status merge patch.
+json Merged(json object, const json& status_patch) {
+  object.merge_patch(status_patch);
+  return object;
+}
+
+TEST(LabObjectsTest, NodeCarriesWhatTheAgentReads) {
+  const LabPlan plan = Plan();
+  json object = Merged(NodeObject(plan, plan.nodes[0]), NodeStatusPatch(plan.nodes[0]));
+  auto node = kubeprism::DecodeNode(object);
+  ASSERT_TRUE(node.ok()) << node.status();
+  EXPECT_EQ(node->meta.name, "wl3f9a-node1");
+  EXPECT_EQ(node->pod_cidrs, std::vector<std::string>{"10.200.1.0/24"});
+  ASSERT_EQ(node->addresses.size(), 2u);
+  EXPECT_EQ(node->addresses[0].type, "InternalIP");
+  EXPECT_EQ(node->addresses[0].address, "198.18.63.11");
+  EXPECT_EQ(object["metadata"]["labels"]["weft.dev/lab"], "wl3f9a");
+  // Kept away from the scheduler of an existing cluster.
+  EXPECT_EQ(object["spec"]["unschedulable"], true);
+  EXPECT_EQ(object["spec"]["taints"][0]["effect"], "NoSchedule");
+}
+
+TEST(LabObjectsTest, PodIsBoundToItsNodeAndGetsItsAddress) {
+  const LabPlan plan = Plan();
+  const PodPlan& backend = plan.pods[1];
+  json object = Merged(PodObject(plan, backend), PodStatusPatch("10.200.2.1", "198.18.63.12"));
+  auto pod = kubeprism::DecodePod(object);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_EQ(pod->meta.Key(), "wl3f9a/backend");
+  EXPECT_EQ(pod->node_name, "wl3f9a-node2");
+  EXPECT_EQ(pod->pod_ips, std::vector<std::string>{"10.200.2.1"});
+  EXPECT_EQ(pod->phase, "Running");
+  EXPECT_FALSE(pod->host_network);
+  EXPECT_EQ(object["spec"]["containers"][0]["ports"][0]["containerPort"], 8080);
+  EXPECT_EQ(object["spec"]["tolerations"][0]["operator"], "Exists");
+  EXPECT_EQ(NamespaceObject(plan)["metadata"]["name"], "wl3f9a");
+}
+
+TEST(LabObjectsTest, AgentConfigIsValidForTheAgent) {
+  const LabPlan plan = Plan();
+  const NodePlan& node = plan.nodes[1];
+  auto config =
+      agent::ParseAgentConfig(AgentConfigYaml(plan, node, "/opt/weft/weft-cni"), "agent.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->node_name, "wl3f9a-node2");
+  EXPECT_EQ(config->kubeconfig, node.kubeconfig_path());
+  EXPECT_EQ(config->routing, agent::RoutingMode::kNative);
+  EXPECT_TRUE(config->direct_routes);
+  EXPECT_EQ(config->devices, std::vector<std::string>{"eth0"});
+  EXPECT_EQ(config->native_routing_cidr->ToString(), "10.200.0.0/16");
+  EXPECT_EQ(config->socket_path(), node.socket_path());
+  EXPECT_EQ(config->bpffs_dir, "/sys/fs/bpf/wl3f9a-node2");
+  EXPECT_EQ(config->state_dir, node.agent_state_dir());
+  EXPECT_EQ(config->cni_bin_dir, node.cni_bin_dir());
+  EXPECT_EQ(config->cni_conf_dir, node.cni_conf_dir());
+  EXPECT_EQ(config->cni_plugin, "/opt/weft/weft-cni");
+
+  LabPlan tunnel = plan;
+  tunnel.routing = "tunnel";
+  config = agent::ParseAgentConfig(AgentConfigYaml(tunnel, node, "/x"), "agent.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->routing, agent::RoutingMode::kTunnel);
+}
+
+TEST(LabObjectsTest, KubeconfigReadsBackWithEveryField) {
+  KubeconfigSpec spec;
+  spec.server = "https://127.0.0.1:7445";
+  spec.ca_pem = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
+  spec.tls_server_name = "api.example.com";
+  spec.user = "weft-agent:n1";
+  spec.client_cert_pem = "-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n";
+  spec.client_key_pem = "-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----\n";
+  auto config = kubeprism::ParseKubeconfig(KubeconfigYaml(spec), "/");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->server, spec.server);
+  EXPECT_EQ(config->ca_pem, spec.ca_pem);
+  EXPECT_EQ(config->tls_server_name, "api.example.com");
+  EXPECT_EQ(config->client_cert_pem, spec.client_cert_pem);
+  EXPECT_EQ(config->client_key_pem, spec.client_key_pem);
+
+  KubeconfigSpec token = spec;
+  token.client_cert_pem.clear();
+  token.client_key_pem.clear();
+  token.token = "abc.def";
+  token.tls_server_name.clear();
+  config = kubeprism::ParseKubeconfig(KubeconfigYaml(token), "/");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->token, "abc.def");
+  EXPECT_EQ(config->tls_server_name, "");
+}
+
+TEST(LabObjectsTest, ParseServerUrl) {
+  auto hp = ParseServerUrl("https://10.5.0.2:6443");
+  ASSERT_TRUE(hp.ok());
+  EXPECT_EQ(hp->host, "10.5.0.2");
+  EXPECT_EQ(hp->port, 6443);
+  hp = ParseServerUrl("https://api.example.com/prefix");
+  ASSERT_TRUE(hp.ok());
+  EXPECT_EQ(hp->host, "api.example.com");
+  EXPECT_EQ(hp->port, 443);
+  hp = ParseServerUrl("https://[fd00::1]:7445");
+  ASSERT_TRUE(hp.ok());
+  EXPECT_EQ(hp->host, "fd00::1");
+  EXPECT_EQ(hp->port, 7445);
+  EXPECT_EQ(ParseServerUrl("http://x:80").status().message(),
+            "server \"http://x:80\" is not an https:// URL");
+  EXPECT_EQ(ParseServerUrl("https://x:99999").status().message(),
+            "server \"https://x:99999\": bad port \"99999\"");
+  EXPECT_FALSE(ParseServerUrl("https://:6443").ok());
+}
+
+}  // namespace
+}  // namespace weft::lab

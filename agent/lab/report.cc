@@ -1,0 +1,178 @@
+#include "agent/lab/report.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "nlohmann/json.hpp"
+
+namespace weft::lab {
+namespace {
+
+using nlohmann::json;
+
+// Left-aligned columns two spaces apart, no trailing blanks.
+std::string Table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      absl::StrAppend(&line, row[i]);
+      if (i + 1 < row.size()) line.append(widths[i] - row[i].size() + 2, ' ');
+    }
+    absl::StrAppend(&out, absl::StripTrailingAsciiWhitespace(line), "\n");
+  }
+  return out;
+}
+
+std::string Plural(int n, const char* one, const char* many) {
+  return absl::StrCat(n, " ", n == 1 ? one : many);
+}
+
+std::string AgentColumn(const NodeRow& n) {
+  if (!n.agent_running) return absl::StrCat("NOT RUNNING (pid ", n.agent_pid, ")");
+  std::string s = absl::StrCat("pid ", n.agent_pid, ", ");
+  if (!n.agent_error.empty()) return absl::StrCat(s, "NOT ANSWERING");
+  if (!n.agent_healthy) {
+    return absl::StrCat(s, "UNHEALTHY (",
+                        Plural(static_cast<int>(n.agent_problems.size()), "problem", "problems"),
+                        ")");
+  }
+  return absl::StrCat(s, "healthy, ", Plural(n.endpoints, "endpoint", "endpoints"));
+}
+
+}  // namespace
+
+int LabReport::passed() const {
+  return static_cast<int>(
+      std::count_if(cells.begin(), cells.end(), [](const Cell& c) { return c.ok; }));
+}
+
+bool LabReport::ok() const {
+  if (!controller_running || !problems.empty() || cells.empty()) return false;
+  for (const NodeRow& n : nodes) {
+    if (!n.agent_running || !n.agent_healthy) return false;
+  }
+  return passed() == static_cast<int>(cells.size());
+}
+
+std::string RenderReport(const LabReport& r) {
+  std::string out = absl::StrCat("lab ", r.prefix, " (", r.phase, "): API server ", r.api_server,
+                                 " (", r.api_mode, "), controller pid ", r.controller_pid,
+                                 r.controller_running ? "" : " NOT RUNNING", "\n");
+  absl::StrAppend(&out, "node segment ", r.segment, ", ", r.routing, " routing, outside ",
+                  r.outside, ", state ", r.state_dir, "\n");
+  if (!r.phase_error.empty()) absl::StrAppend(&out, "start-up failed: ", r.phase_error, "\n");
+
+  std::vector<std::vector<std::string>> nodes = {{"NODE", "INTERNAL-IP", "POD-CIDR", "AGENT"}};
+  for (const NodeRow& n : r.nodes)
+    nodes.push_back({n.name, n.internal_ip, n.pod_cidr, AgentColumn(n)});
+  absl::StrAppend(&out, "\n", Table(nodes));
+
+  std::vector<std::vector<std::string>> pods = {{"POD", "NODE", "IP", "PORT", "PHASE"}};
+  for (const PodRow& p : r.pods) {
+    pods.push_back({absl::StrCat(p.namespace_, "/", p.name), p.node, p.ip.empty() ? "-" : p.ip,
+                    absl::StrCat(p.port), p.phase.empty() ? "-" : p.phase});
+  }
+  absl::StrAppend(&out, "\n", Table(pods));
+
+  if (!r.cells.empty()) {
+    absl::StrAppend(&out, "\nCONNECTIVITY (TCP connect + greeting, row -> column)\n");
+    std::vector<std::vector<std::string>> matrix;
+    std::vector<std::string> header = {"FROM"};
+    header.insert(header.end(), r.targets.begin(), r.targets.end());
+    matrix.push_back(header);
+    for (size_t row = 0; row < r.sources.size(); ++row) {
+      std::vector<std::string> line = {r.sources[row]};
+      for (size_t col = 0; col < r.targets.size(); ++col) {
+        const size_t i = row * r.targets.size() + col;
+        line.push_back(i < r.cells.size() ? (r.cells[i].ok ? "ok" : "FAIL") : "?");
+      }
+      matrix.push_back(line);
+    }
+    absl::StrAppend(&out, Table(matrix));
+  }
+
+  std::vector<std::string> failures;
+  for (const Cell& c : r.cells) {
+    if (!c.ok) failures.push_back(absl::StrCat("  ", c.from, " -> ", c.to, ": ", c.error));
+  }
+  if (!failures.empty()) {
+    absl::StrAppend(&out, "\nfailed connections:\n", absl::StrJoin(failures, "\n"), "\n");
+  }
+  std::vector<std::string> problems;
+  for (const std::string& p : r.problems) problems.push_back("  " + p);
+  for (const NodeRow& n : r.nodes) {
+    if (!n.agent_error.empty()) {
+      problems.push_back(absl::StrCat("  agent on ", n.name, ": ", n.agent_error));
+    }
+    for (const std::string& p : n.agent_problems) {
+      problems.push_back(absl::StrCat("  agent on ", n.name, ": ", p));
+    }
+  }
+  if (!problems.empty()) {
+    absl::StrAppend(&out, "\nproblems:\n", absl::StrJoin(problems, "\n"), "\n");
+  }
+
+  absl::StrAppend(&out, "\nresult: ", r.ok() ? "ok" : "FAILING", " (", r.passed(), "/",
+                  r.cells.size(), " connections)\n");
+  return out;
+}
+
+std::string ReportJson(const LabReport& r) {
+  json nodes = json::array();
+  for (const NodeRow& n : r.nodes) {
+    nodes.push_back({{"name", n.name},
+                     {"internalIP", n.internal_ip},
+                     {"podCIDR", n.pod_cidr},
+                     {"agent",
+                      {{"pid", n.agent_pid},
+                       {"running", n.agent_running},
+                       {"healthy", n.agent_healthy},
+                       {"error", n.agent_error},
+                       {"problems", n.agent_problems},
+                       {"endpoints", n.endpoints}}}});
+  }
+  json pods = json::array();
+  for (const PodRow& p : r.pods) {
+    pods.push_back({{"namespace", p.namespace_},
+                    {"name", p.name},
+                    {"node", p.node},
+                    {"ip", p.ip},
+                    {"port", p.port},
+                    {"phase", p.phase}});
+  }
+  json cells = json::array();
+  for (const Cell& c : r.cells) {
+    cells.push_back({{"from", c.from}, {"to", c.to}, {"ok", c.ok}, {"error", c.error}});
+  }
+  json j = {{"prefix", r.prefix},
+            {"stateDir", r.state_dir},
+            {"phase", r.phase},
+            {"phaseError", r.phase_error},
+            {"apiMode", r.api_mode},
+            {"apiServer", r.api_server},
+            {"routing", r.routing},
+            {"segment", r.segment},
+            {"outside", r.outside},
+            {"controller", {{"pid", r.controller_pid}, {"running", r.controller_running}}},
+            {"problems", r.problems},
+            {"nodes", nodes},
+            {"pods", pods},
+            {"connectivity",
+             {{"sources", r.sources},
+              {"targets", r.targets},
+              {"cells", cells},
+              {"passed", r.passed()},
+              {"total", r.cells.size()}}},
+            {"ok", r.ok()}};
+  return j.dump(2) + "\n";
+}
+
+}  // namespace weft::lab

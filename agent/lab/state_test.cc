@@ -1,0 +1,80 @@
+#include "agent/lab/state.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "gtest/gtest.h"
+
+namespace weft::lab {
+namespace {
+
+LabState Example() {
+  LabState state;
+  state.plan = *MakePlan("3f9a", 2, "/var/run/weft-lab");
+  state.plan.routing = "tunnel";
+  state.phase = Phase::kReady;
+  state.api_mode = "embedded";
+  state.api_server = "https://127.0.0.1:40035";
+  state.admin_kubeconfig = "/var/run/weft-lab/admin.kubeconfig";
+  state.agent_binary = "/usr/bin/weft-agent";
+  state.cni_plugin = "/usr/bin/weft-cni";
+  state.controller = {1234, {"/usr/bin/weft", "lab", "serve", "--state-dir", "/var/run/weft-lab"}};
+  state.agents = {{"wl3f9a-node1", {1240, {"/usr/bin/weft-agent", "--config", "/x/agent.yaml"}}}};
+  state.netns = {"wl3f9a-lab", "wl3f9a-node1"};
+  state.pin_dirs = {"/sys/fs/bpf/wl3f9a-node1"};
+  state.api_objects = {{"namespaces", "", "wl3f9a"}, {"pods", "wl3f9a", "frontend"}};
+  state.pods = {
+      {"wl3f9a/frontend", "10.200.1.1",
+       nlohmann::json{{"cniVersion", "1.0.0"}, {"ips", {{{"address", "10.200.1.1/32"}}}}}}};
+  return state;
+}
+
+TEST(LabStateTest, RoundTripsThroughJson) {
+  const LabState state = Example();
+  auto back = StateFromJson(StateToJson(state), "lab.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(StateToJson(*back), StateToJson(state));
+  EXPECT_EQ(back->phase, Phase::kReady);
+  EXPECT_EQ(back->plan.routing, "tunnel");
+  EXPECT_EQ(back->plan.nodes[1].internal_ip.ToString(), "198.18.63.12");
+  EXPECT_EQ(back->plan.pods[2].container_id, "wl3f9a-redis");
+  EXPECT_EQ(back->controller.cmdline, state.controller.cmdline);
+  EXPECT_EQ(back->api_objects, state.api_objects);
+  EXPECT_EQ(back->FindPod("wl3f9a/frontend")->cni_result["ips"][0]["address"], "10.200.1.1/32");
+  EXPECT_EQ(back->FindPod("wl3f9a/redis"), nullptr);
+}
+
+TEST(LabStateTest, BrokenFilesAreErrorsNamingTheFile) {
+  EXPECT_EQ(StateFromJson("[]", "/x/lab.json").status().message(),
+            "/x/lab.json: not a JSON object");
+  EXPECT_EQ(StateFromJson("{\"version\": 9}", "/x/lab.json").status().message(),
+            "/x/lab.json: state version 9 (this weft reads 1)");
+  nlohmann::json j = nlohmann::json::parse(StateToJson(Example()));
+  j["plan"]["gateway"] = "198.18.63.300";
+  auto bad = StateFromJson(j.dump(), "/x/lab.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("/x/lab.json: gateway: "), std::string::npos)
+      << bad.status();
+  j = nlohmann::json::parse(StateToJson(Example()));
+  j["plan"].erase("nodes");
+  EXPECT_FALSE(StateFromJson(j.dump(), "/x/lab.json").ok());
+}
+
+TEST(LabStateTest, WritesAndReadsTheStateFolder) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/state";
+  std::filesystem::create_directories(dir);
+  LabState state = Example();
+  state.plan.state_dir = dir;  // (too long for the plan's socket paths; not used here)
+  ASSERT_TRUE(WriteState(state).ok());
+  EXPECT_EQ(std::filesystem::status(dir + "/lab.json").permissions(),
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto back = ReadState(dir);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->plan.prefix, "wl3f9a");
+  auto none = ReadState(dir + "/missing");
+  EXPECT_TRUE(absl::IsNotFound(none.status()));
+  EXPECT_EQ(none.status().message(), "no lab in " + dir + "/missing (no lab.json)");
+}
+
+}  // namespace
+}  // namespace weft::lab

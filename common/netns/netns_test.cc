@@ -1,0 +1,102 @@
+// Real namespaces on the shared kernel: every name carries this process's PID
+// and is deleted on every exit path.
+#include "common/netns/netns.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/netns/process.h"
+#include "gtest/gtest.h"
+
+namespace weft::netns {
+namespace {
+
+class NetnsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to create network namespaces";
+    prefix_ = absl::StrCat("weft-t", getpid(), "-nsl-");
+  }
+  void TearDown() override {
+    auto names = List(prefix_);
+    if (names.ok()) {
+      for (const auto& n : *names) Delete(n).IgnoreError();
+    }
+  }
+  std::string prefix_;
+};
+
+TEST_F(NetnsTest, CreateListDelete) {
+  ASSERT_TRUE(Create(prefix_ + "a").ok());
+  ASSERT_TRUE(Create(prefix_ + "b").ok());
+  EXPECT_TRUE(absl::IsAlreadyExists(Create(prefix_ + "a")));
+  auto names = List(prefix_);
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_EQ(*names, (std::vector<std::string>{prefix_ + "a", prefix_ + "b"}));
+
+  EXPECT_TRUE(Delete(prefix_ + "a").ok());
+  EXPECT_TRUE(Delete(prefix_ + "a").ok());  // idempotent
+  names = List(prefix_);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, std::vector<std::string>{prefix_ + "b"});
+}
+
+TEST_F(NetnsTest, RunInEntersTheNamespaceAndLeavesTheCallerAlone) {
+  ASSERT_TRUE(Create(prefix_ + "run").ok());
+  auto ours = Inode("/proc/thread-self/ns/net");
+  auto target = Inode(PathOf(prefix_ + "run"));
+  ASSERT_TRUE(ours.ok() && target.ok());
+  ASSERT_NE(*ours, *target);
+
+  uint64_t seen = 0;
+  int fd = -1;
+  ASSERT_TRUE(RunIn(PathOf(prefix_ + "run"), [&]() -> absl::Status {
+                seen = *Inode("/proc/thread-self/ns/net");
+                fd = socket(AF_INET, SOCK_STREAM, 0);  // stays in the namespace
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_EQ(seen, *target);
+  EXPECT_EQ(*Inode("/proc/thread-self/ns/net"), *ours);
+  close(fd);
+
+  absl::Status failed =
+      RunIn(PathOf(prefix_ + "run"), [] { return absl::InternalError("inside"); });
+  EXPECT_EQ(failed.message(), "inside");
+  EXPECT_FALSE(RunIn(PathOf(prefix_ + "missing"), [] { return absl::OkStatus(); }).ok());
+}
+
+TEST_F(NetnsTest, LoopbackIsUpAndSysctlsArePerNamespace) {
+  ASSERT_TRUE(Create(prefix_ + "lo").ok());
+  SpawnOptions ip;
+  ip.argv = {"ip", "-o", "link", "show", "lo"};
+  ip.netns_path = PathOf(prefix_ + "lo");
+  auto r = RunProcess(ip, "", absl::Seconds(10));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(r->out.find("UP"), std::string::npos) << r->out;
+
+  ASSERT_TRUE(WriteSysctl(PathOf(prefix_ + "lo"), "net.ipv4.ip_forward", "1").ok());
+  SpawnOptions cat;
+  cat.argv = {"cat", "/proc/sys/net/ipv4/ip_forward"};
+  cat.netns_path = PathOf(prefix_ + "lo");
+  r = RunProcess(cat, "", absl::Seconds(10));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->out, "1\n");
+}
+
+TEST_F(NetnsTest, SpawnRunsTheProcessInTheNamespace) {
+  ASSERT_TRUE(Create(prefix_ + "spawn").ok());
+  SpawnOptions o;
+  o.argv = {"stat", "-L", "-c", "%i", "/proc/self/ns/net"};
+  o.netns_path = PathOf(prefix_ + "spawn");
+  auto r = RunProcess(o, "", absl::Seconds(10));
+  ASSERT_TRUE(r.ok()) << r.status();
+  uint64_t inode = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripTrailingAsciiWhitespace(r->out), &inode)) << r->out;
+  EXPECT_EQ(inode, *Inode(PathOf(prefix_ + "spawn")));
+}
+
+}  // namespace
+}  // namespace weft::netns

@@ -1,0 +1,272 @@
+// `weft lab` end to end on the real kernel: the real weft, weft-agent and
+// weft-cni binaries. Each test brings a lab up in its own state folder, checks
+// `weft lab status`, removes it and asserts that nothing with the lab's prefix
+// is left: no network namespace, no bpffs pin, no process, no file. TearDown
+// runs `weft lab down` too, so a failing test leaves nothing behind either.
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "agent/lab/state.h"
+#include "common/netns/netns.h"
+#include "common/netns/process.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kubeprism/api_errors.h"
+#include "kubeprism/client.h"
+#include "kubeprism/curl_transport.h"
+#include "kubeprism/kubeconfig.h"
+#include "kubeprism/resource_types.h"
+#include "nlohmann/json.hpp"
+
+namespace weft {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+std::string Runfile(const std::string& path) {
+  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"), "/", path);
+}
+
+struct Weft {
+  int rc = -1;
+  std::string out;
+  std::string err;
+  json j;  // stdout parsed, when it is JSON
+};
+
+class LabTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces and BPF";
+    // Short: the agents' UNIX socket paths live under it (TEST_TMPDIR is too long).
+    std::string tmpl = "/tmp/weft-lab-t-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    root_ = tmpl;
+    state_dir_ = root_ + "/state";
+  }
+
+  void TearDown() override {
+    if (root_.empty()) return;
+    Run({"lab", "down", "--state-dir", state_dir_});
+    for (const std::string& prefix : prefixes_) ExpectNothingLeft(prefix);
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+
+  Weft Run(std::vector<std::string> args) {
+    netns::SpawnOptions options;
+    options.argv = {Runfile("agent/cli/weft")};
+    options.argv.insert(options.argv.end(), args.begin(), args.end());
+    auto r = netns::RunProcess(options, "", absl::Minutes(4));
+    Weft w;
+    if (!r.ok()) {
+      w.err = std::string(r.status().message());
+      return w;
+    }
+    w.rc = r->exit_code;
+    w.out = r->out;
+    w.err = r->err;
+    w.j = json::parse(w.out, nullptr, /*allow_exceptions=*/false);
+    return w;
+  }
+
+  Weft Up(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"lab",          "up",
+                                     "--state-dir",  state_dir_,
+                                     "--agent",      Runfile("agent/daemon/weft-agent"),
+                                     "--cni-plugin", Runfile("agent/cni/weft-cni"),
+                                     "-o",           "json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Weft w = Run(args);
+    if (auto state = lab::ReadState(state_dir_); state.ok()) {
+      prefixes_.push_back(state->plan.prefix);
+    }
+    return w;
+  }
+
+  lab::LabState State() {
+    auto state = lab::ReadState(state_dir_);
+    EXPECT_TRUE(state.ok()) << state.status();
+    return state.ok() ? *state : lab::LabState();
+  }
+
+  // A report of a healthy lab: every node's agent healthy, every pod with an
+  // address in its node's pod CIDR, every cell of the matrix passing.
+  void ExpectAllGood(const json& report, int nodes) {
+    ASSERT_TRUE(report.is_object()) << report;
+    EXPECT_EQ(report["ok"], true) << report.dump(2);
+    EXPECT_EQ(report["phase"], "ready");
+    EXPECT_EQ(report["controller"]["running"], true);
+    ASSERT_EQ(report["nodes"].size(), static_cast<size_t>(nodes));
+    for (const json& n : report["nodes"]) {
+      EXPECT_EQ(n["agent"]["running"], true) << n;
+      EXPECT_EQ(n["agent"]["healthy"], true) << n;
+    }
+    ASSERT_EQ(report["pods"].size(), 3u);
+    for (const json& p : report["pods"]) {
+      EXPECT_EQ(p["phase"], "Running") << p;
+      EXPECT_TRUE(absl::StartsWith(p["ip"].get<std::string>(), "10.200.")) << p;
+    }
+    const int cells = (3 + nodes) * 4;  // (pods + nodes) x (pods + outside)
+    EXPECT_EQ(report["connectivity"]["total"], cells);
+    EXPECT_EQ(report["connectivity"]["passed"], cells) << report["connectivity"].dump(2);
+  }
+
+  void ExpectNothingLeft(const std::string& prefix) {
+    auto names = netns::List(prefix + "-");
+    ASSERT_TRUE(names.ok());
+    EXPECT_THAT(*names, ::testing::IsEmpty()) << "network namespaces of lab " << prefix;
+    std::vector<std::string> pins;
+    for (const auto& e : std::filesystem::directory_iterator("/sys/fs/bpf")) {
+      if (absl::StartsWith(e.path().filename().string(), prefix + "-")) pins.push_back(e.path());
+    }
+    EXPECT_THAT(pins, ::testing::IsEmpty()) << "bpffs pins of lab " << prefix;
+  }
+
+  void ExpectStopped(const lab::ProcessRecord& p) {
+    auto cmdline = netns::ReadCmdline(p.pid);
+    EXPECT_FALSE(netns::IsRunning(p.pid) && cmdline.ok() && *cmdline == p.cmdline)
+        << "pid " << p.pid << " still runs";
+  }
+
+  std::string root_;
+  std::string state_dir_;
+  std::vector<std::string> prefixes_;
+};
+
+TEST_F(LabTest, UpStatusDownLeavesNothing) {
+  Weft up = Up();
+  ASSERT_EQ(up.rc, 0) << up.out << up.err;
+  ExpectAllGood(up.j, 2);
+  EXPECT_THAT(up.err, HasSubstr("pod "));  // progress went to stderr
+
+  Weft status = Run({"lab", "status", "--state-dir", state_dir_, "-o", "json"});
+  EXPECT_EQ(status.rc, 0) << status.out << status.err;
+  ExpectAllGood(status.j, 2);
+  Weft text = Run({"lab", "status", "--state-dir", state_dir_});
+  EXPECT_EQ(text.rc, 0);
+  EXPECT_THAT(text.out, HasSubstr("result: ok (20/20 connections)"));
+  std::cout << "weft lab status:\n" << text.out;
+
+  // The pods are what their agents think they are.
+  const lab::LabState state = State();
+  ASSERT_EQ(state.pods.size(), 3u);
+  ASSERT_EQ(state.agents.size(), 2u);
+
+  // One lab per state folder: a second `up` refuses and changes nothing.
+  Weft again = Up();
+  EXPECT_EQ(again.rc, 1);
+  EXPECT_THAT(again.err, HasSubstr("is running in " + state_dir_));
+  EXPECT_EQ(Run({"lab", "status", "--state-dir", state_dir_}).rc, 0);
+
+  Weft down = Run({"lab", "down", "--state-dir", state_dir_});
+  EXPECT_EQ(down.rc, 0) << down.err;
+  EXPECT_THAT(down.out, HasSubstr("3 pods detached (CNI DEL), 6 API objects deleted, the "
+                                  "controller and 2 agents stopped"));
+  ExpectNothingLeft(state.plan.prefix);
+  ExpectStopped(state.controller);
+  for (const lab::AgentRecord& a : state.agents) ExpectStopped(a.process);
+  EXPECT_FALSE(std::filesystem::exists(state_dir_));
+
+  Weft none = Run({"lab", "down", "--state-dir", state_dir_});
+  EXPECT_EQ(none.rc, 0);
+  EXPECT_THAT(none.out, HasSubstr("no lab in " + state_dir_));
+  EXPECT_EQ(Run({"lab", "status", "--state-dir", state_dir_}).rc, 1);
+}
+
+TEST_F(LabTest, CrashedControllerIsCleanedByTheNextUp) {
+  // Three nodes on the VXLAN overlay this time.
+  Weft up = Up({"--nodes", "3", "--routing", "tunnel"});
+  ASSERT_EQ(up.rc, 0) << up.out << up.err;
+  ExpectAllGood(up.j, 3);
+  EXPECT_EQ(up.j["routing"], "tunnel");
+  const lab::LabState crashed = State();
+  ASSERT_GT(crashed.controller.pid, 0);
+  ASSERT_EQ(kill(crashed.controller.pid, SIGKILL), 0);
+  for (int i = 0; i < 100 && netns::IsRunning(crashed.controller.pid); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+
+  Weft status = Run({"lab", "status", "--state-dir", state_dir_, "-o", "json"});
+  EXPECT_EQ(status.rc, 1);
+  EXPECT_EQ(status.j["controller"]["running"], false) << status.out;
+  EXPECT_EQ(status.j["ok"], false);
+
+  Weft next = Up();
+  ASSERT_EQ(next.rc, 0) << next.out << next.err;
+  EXPECT_THAT(next.err,
+              HasSubstr("removing lab " + crashed.plan.prefix + " left by a crashed run"));
+  ExpectAllGood(next.j, 2);
+  ExpectNothingLeft(crashed.plan.prefix);
+  for (const lab::AgentRecord& a : crashed.agents) ExpectStopped(a.process);
+  const lab::LabState fresh = State();
+  EXPECT_NE(fresh.plan.prefix, crashed.plan.prefix);
+
+  EXPECT_EQ(Run({"lab", "down", "--state-dir", state_dir_}).rc, 0);
+  ExpectNothingLeft(fresh.plan.prefix);
+}
+
+TEST_F(LabTest, ExternalApiServerThroughKubeconfig) {
+  // An "existing cluster": the lab API server as its own process.
+  const std::string api_dir = root_ + "/external";
+  const std::string kubeconfig = api_dir + "/admin.kubeconfig";
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  netns::SpawnOptions server;
+  server.argv = {Runfile("kubeprism/testing/lab-apiserver"), "--state-dir", api_dir,
+                 "--admin-kubeconfig", kubeconfig};
+  server.stdout_fd = out[1];
+  auto pid = netns::Spawn(server);
+  close(out[1]);
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  struct StopServer {
+    pid_t pid;
+    std::vector<std::string> argv;
+    ~StopServer() { netns::Stop(pid, netns::ExactCmdline(argv), absl::Seconds(5)).IgnoreError(); }
+  } stop{*pid, server.argv};
+  char line[256] = {};
+  ASSERT_GT(read(out[0], line, sizeof(line) - 1), 0);  // "listening on https://..."
+  close(out[0]);
+  ASSERT_THAT(std::string(line), HasSubstr("listening on https://127.0.0.1:"));
+
+  Weft up = Up({"--kubeconfig", kubeconfig});
+  ASSERT_EQ(up.rc, 0) << up.out << up.err;
+  ExpectAllGood(up.j, 2);
+  EXPECT_EQ(up.j["apiMode"], "external");
+  const lab::LabState state = State();
+
+  auto config = kubeprism::LoadKubeconfig(kubeconfig);
+  ASSERT_TRUE(config.ok());
+  auto transport = kubeprism::CurlTransport::Create(*config);
+  ASSERT_TRUE(transport.ok());
+  kubeprism::Client client(std::shared_ptr<kubeprism::Transport>(std::move(*transport)));
+  auto node = client.Get(kubeprism::kNodes, "", state.plan.nodes[0].name);
+  ASSERT_TRUE(node.ok()) << node.status();
+  EXPECT_EQ((*node)["spec"]["podCIDRs"][0], "10.200.1.0/24");
+  auto pod = client.Get(kubeprism::kPods, state.plan.pod_namespace, "backend");
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_EQ((*pod)["status"]["phase"], "Running");
+
+  ASSERT_EQ(Run({"lab", "down", "--state-dir", state_dir_}).rc, 0);
+  ExpectNothingLeft(state.plan.prefix);
+  // The lab's objects are gone from the cluster; the user's kubeconfig is not.
+  EXPECT_TRUE(kubeprism::IsNotFoundHttp(
+      client.Get(kubeprism::kNodes, "", state.plan.nodes[0].name).status()));
+  EXPECT_TRUE(kubeprism::IsNotFoundHttp(
+      client.Get(kubeprism::kPods, state.plan.pod_namespace, "backend").status()));
+  EXPECT_TRUE(std::filesystem::exists(kubeconfig));
+}
+
+}  // namespace
+}  // namespace weft
