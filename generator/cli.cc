@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <fstream>
 #include <optional>
@@ -12,6 +13,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "common/file_util.h"
+#include "generator/credentials.h"
 #include "generator/layout.h"
 #include "generator/patch.h"
 #include "generator/pins.h"
@@ -39,6 +43,8 @@ constexpr char kUsage[] =
     "  patch       Talos machine-config patch (strategic merge) for a role and Talos version\n"
     "  values      Helm values for Cilium on Talos\n"
     "  schematic   Image Factory schematic, plus the imager command for Weft's extension\n"
+    "  credentials the weft extension's ExtensionServiceConfig for one node: agent config\n"
+    "              and a client certificate signed by the cluster's Kubernetes CA\n"
     "  versions    pinned versions (pins.yaml, embedded at build time)\n"
     "  validate    check a machine config plus patches for what breaks this setup\n"
     "  init        write the commented default cluster spec\n"
@@ -233,6 +239,63 @@ CliResult Schematic(const std::vector<std::string>& args, const Pins& pins) {
   return Success(GenerateSchematic(*spec, pins));
 }
 
+CliResult Credentials(const std::vector<std::string>& args, const Pins& pins) {
+  cxxopts::Options options(
+      "talosgen credentials",
+      "The ExtensionServiceConfig for Weft's extension service on one node: weft-agent's\n"
+      "config and a kubeconfig for KubePrism with a client certificate (CN=weft:agent,\n"
+      "O=weft:agents) signed by the Kubernetes CA of a `talosctl gen secrets` bundle.\n"
+      "The output holds the certificate's private key: write it with --out (mode 0600).");
+  options.add_options()("secrets", "secrets bundle from `talosctl gen secrets` (required)",
+                        cxxopts::value<std::string>())(
+      "node-name", "the node's Kubernetes name, as `kubectl get nodes` shows it (required)",
+      cxxopts::value<std::string>())(
+      "lifetime", "certificate lifetime (Go duration, or days: 90d)",
+      cxxopts::value<std::string>()->default_value("8760h"))(
+      "out", "write to FILE (mode 0600) instead of stdout", cxxopts::value<std::string>());
+  Parsed p = ParseFlags(options, "credentials", args, false);
+  if (p.done) return *p.done;
+  const cxxopts::ParseResult& flags = *p.result;
+  if (!flags.count("secrets")) return Usage("credentials", "--secrets FILE is required");
+  if (!flags.count("node-name")) return Usage("credentials", "--node-name NAME is required");
+  const std::string node = FlagString(flags, "node-name");
+  if (absl::Status s = CheckNodeName(node); !s.ok()) {
+    return Usage("credentials", absl::StrCat("--node-name: ", s.message()));
+  }
+  const std::string lifetime_text = flags["lifetime"].as<std::string>();
+  absl::StatusOr<int64_t> lifetime = ParseLifetime(lifetime_text);
+  if (!lifetime.ok()) {
+    return Usage("credentials", absl::StrCat("--lifetime: ", lifetime.status().message()));
+  }
+  absl::StatusOr<Spec> spec = LoadSpec(flags, pins);
+  if (!spec.ok()) return Failure(spec.status().message());
+
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  const std::string secrets_path = FlagString(flags, "secrets");
+  absl::StatusOr<std::string> secrets = ReadFile(secrets_path);
+  if (!secrets.ok()) return Failure(secrets.status().message());
+  absl::StatusOr<pki::CertificateAndKey> ca = ParseSecretsKubernetesCa(*secrets, secrets_path, now);
+  if (!ca.ok()) return Failure(ca.status().message());
+  absl::StatusOr<AgentCredentials> creds = MintAgentCredentials(*ca, *lifetime, now);
+  if (!creds.ok()) {
+    return Failure(absl::StrCat("--lifetime ", lifetime_text, ": ", creds.status().message()));
+  }
+  std::string text = ExtensionServiceConfigYaml(*spec, node, *creds);
+  if (!flags.count("out")) return Success(std::move(text));
+  const std::string out = FlagString(flags, "out");
+  if (absl::Status s = WriteFileAtomically(out, text, 0600); !s.ok()) {
+    return Failure(absl::StrCat(out, ": cannot write: ", s.message()));
+  }
+  CliResult r;
+  r.err = absl::StrCat("talosgen: wrote ", out, " (mode 0600): ExtensionServiceConfig for node ",
+                       node, ", certificate valid until ",
+                       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                                        absl::FromUnixSeconds(creds->not_after_unix),
+                                        absl::UTCTimeZone()),
+                       "\n");
+  return r;
+}
+
 CliResult Versions(const std::vector<std::string>& args, const Pins& pins) {
   cxxopts::Options options("talosgen versions",
                            "The pinned versions from pins.yaml (embedded at build time).");
@@ -307,6 +370,7 @@ CliResult Dispatch(const std::vector<std::string>& args) {
   if (command == "values") return Values(rest, *pins);
   if (command == "schematic") return Schematic(rest, *pins);
   if (command == "versions") return Versions(rest, *pins);
+  if (command == "credentials") return Credentials(rest, *pins);
   if (command == "validate") return ValidateCommand(rest, *pins);
   if (command == "init") return Init(rest, *pins);
   return Usage("", absl::StrCat("unknown command \"", command, "\""));

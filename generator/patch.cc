@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "generator/agent_rbac.h"
 #include "generator/yaml_text.h"
 
 namespace weft::generator {
@@ -97,7 +98,9 @@ void Header(const Spec& spec, const PatchOptions& o, YamlText* y) {
   if (spec.cni == Cni::kWeft) {
     y->Comment(0,
                "Weft runs as a Talos system extension: install nodes from the image that\n"
-               "`talosgen schematic` describes.");
+               "`talosgen schematic` describes. Each node also needs the ExtensionServiceConfig\n"
+               "from `talosgen credentials --secrets secrets.yaml --node-name <node>` (the\n"
+               "agent's config and API credentials: a secret, so not in this file).");
   } else {
     y->Comment(0, absl::StrCat("Then install Cilium with the values from `talosgen values` (helm "
                                "install ... -f cilium-values.yaml)."));
@@ -145,6 +148,12 @@ const char kSubnetsWhy[] =
     "Pod and Service ranges. These lists replace the base config's (merge: replace),\n"
     "they do not append. Node pod CIDRs are carved from podSubnets.";
 
+const char kWeftManifestsWhy[] =
+    "Weft's cluster-side objects, applied by Talos when it bootstraps Kubernetes: the\n"
+    "RBAC that lets the agent's certificate identity read what the agent watches.\n"
+    "Weft defines no CRDs. Control-plane configs only (Talos applies inline manifests\n"
+    "from control-plane nodes); keep them identical on every control plane.";
+
 void Legacy(const Spec& spec, const PatchOptions& o, YamlText* y) {
   const bool cp = o.role == Role::kControlPlane;
   y->Line(0, "machine:");
@@ -179,6 +188,12 @@ void Legacy(const Spec& spec, const PatchOptions& o, YamlText* y) {
   if (cp && spec.allow_scheduling_on_control_planes) {
     y->Comment(2, "Ordinary pods may run on control-plane nodes (no NoSchedule taint).");
     y->Line(2, "allowSchedulingOnControlPlanes: true");
+  }
+  if (cp && spec.cni == Cni::kWeft) {
+    y->Comment(2, kWeftManifestsWhy);
+    y->Line(2, "inlineManifests:");
+    y->Line(4, absl::StrCat("- name: ", kAgentRbacName));
+    y->LiteralBlock(6, "contents", AgentRbacManifest());
   }
 }
 
@@ -250,13 +265,18 @@ void Multidoc(const Spec& spec, const PatchOptions& o, YamlText* y) {
   }
 }
 
-// The place for documents only Weft needs (its ExtensionServiceConfig, inline manifests).
-// Empty for now: the extension's configuration is its own issue. Cilium needs none: its
-// settings live in the Helm values.
+// Documents only Weft needs, in the 1.14 layout (the legacy layout carries the same
+// manifests as cluster.inlineManifests, see Legacy). Cilium needs none: its settings live
+// in the Helm values. The ExtensionServiceConfig is not here: it holds a per-node private
+// key, so it comes from `talosgen credentials`, not from a patch shared by all nodes.
 void AppendWeftDocuments(const Spec& spec, const PatchOptions& options, YamlText* y) {
   (void)spec;
-  (void)options;
-  (void)y;
+  if (options.layout != Layout::kMultidoc || options.role != Role::kControlPlane) return;
+  y->DocumentSeparator();
+  y->Comment(0, kWeftManifestsWhy);
+  Doc("KubeInlineManifestConfig", y);
+  y->Scalar(0, "name", kAgentRbacName);
+  y->LiteralBlock(0, "manifest", AgentRbacManifest());
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "generator/agent_rbac.h"
 #include "generator/config_doc.h"
 #include "generator/pins.h"
 #include "generator/yaml_util.h"
@@ -42,7 +43,8 @@ std::string Scalar(const YAML::Node& doc, std::initializer_list<const char*> pat
 TEST(PatchTest, MultidocControlPlaneDocuments) {
   auto docs = Generate(TestSpec(), Role::kControlPlane, Layout::kMultidoc);
   EXPECT_THAT(Labels(docs), ElementsAre("KubeFlannelCNIConfig", "KubeProxyConfig",
-                                        "KubeNetworkConfig", "KubePrismConfig", "SysctlConfig"));
+                                        "KubeNetworkConfig", "KubePrismConfig", "SysctlConfig",
+                                        "KubeInlineManifestConfig/weft-agent"));
   EXPECT_EQ(Scalar(docs[0], {"$patch"}), "delete");
   EXPECT_EQ(Scalar(docs[1], {"enabled"}), "false");  // disabled, not deleted
   EXPECT_EQ(Scalar(docs[3], {"port"}), "7445");
@@ -85,8 +87,12 @@ TEST(PatchTest, AllowSchedulingOnControlPlanes) {
   auto legacy = Generate(spec, Role::kControlPlane, Layout::kLegacy);
   EXPECT_EQ(Scalar(legacy[0], {"cluster", "allowSchedulingOnControlPlanes"}), "true");
   auto multidoc = Generate(spec, Role::kControlPlane, Layout::kMultidoc);
-  ASSERT_EQ(DocKind(multidoc.back()), "KubeNodeConfig");
-  EXPECT_EQ(Scalar(multidoc.back(), {"taints", "$patch"}), "delete");
+  ASSERT_THAT(Labels(multidoc), ::testing::Contains("KubeNodeConfig"));
+  for (const YAML::Node& doc : multidoc) {
+    if (DocKind(doc) == "KubeNodeConfig") {
+      EXPECT_EQ(Scalar(doc, {"taints", "$patch"}), "delete");
+    }
+  }
   // Workers are not tainted as control planes: nothing to change there.
   EXPECT_THAT(Labels(Generate(spec, Role::kWorker, Layout::kMultidoc)),
               Not(::testing::Contains("KubeNodeConfig")));
@@ -101,16 +107,45 @@ TEST(PatchTest, DualStackAddsIpv6Forwarding) {
   EXPECT_EQ(NodeAt(docs[0], {"podSubnets"}).size(), 2u);
 }
 
-TEST(PatchTest, CniChangesOnlyComments) {
+// Weft and Cilium differ only in comments, plus Weft's RBAC manifest on control planes.
+TEST(PatchTest, CniChangesOnlyCommentsAndWeftManifests) {
   Spec weft = TestSpec();
   Spec cilium = TestSpec();
   cilium.cni = Cni::kCilium;
-  for (Layout layout : {Layout::kLegacy, Layout::kMultidoc}) {
-    auto a = Generate(weft, Role::kControlPlane, layout);
-    auto b = Generate(cilium, Role::kControlPlane, layout);
-    ASSERT_EQ(a.size(), b.size());
-    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(EmitYaml(a[i]), EmitYaml(b[i]));
+  for (Role role : {Role::kControlPlane, Role::kWorker}) {
+    for (Layout layout : {Layout::kLegacy, Layout::kMultidoc}) {
+      auto a = Generate(weft, role, layout);
+      auto b = Generate(cilium, role, layout);
+      if (role == Role::kControlPlane && layout == Layout::kMultidoc) {
+        ASSERT_EQ(DocKind(a.back()), "KubeInlineManifestConfig");
+        a.pop_back();
+      }
+      if (role == Role::kControlPlane && layout == Layout::kLegacy) {
+        ASSERT_TRUE(a[0]["cluster"]["inlineManifests"].IsDefined());
+        a[0]["cluster"].remove("inlineManifests");
+      }
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(EmitYaml(a[i]), EmitYaml(b[i]));
+    }
   }
+}
+
+// The control-plane patches carry the agent's RBAC verbatim, in each layout's form;
+// worker patches carry none (Talos applies inline manifests from control planes).
+TEST(PatchTest, WeftControlPlanePatchCarriesTheAgentRbac) {
+  auto legacy = Generate(TestSpec(), Role::kControlPlane, Layout::kLegacy);
+  YAML::Node manifests = NodeAt(legacy[0], {"cluster", "inlineManifests"});
+  ASSERT_EQ(manifests.size(), 1u);
+  EXPECT_EQ(manifests[0]["name"].Scalar(), "weft-agent");
+  EXPECT_EQ(manifests[0]["contents"].Scalar(), AgentRbacManifest());
+  auto multidoc = Generate(TestSpec(), Role::kControlPlane, Layout::kMultidoc);
+  EXPECT_EQ(Scalar(multidoc.back(), {"name"}), "weft-agent");
+  EXPECT_EQ(NodeAt(multidoc.back(), {"manifest"}).Scalar(), AgentRbacManifest());
+  EXPECT_FALSE(NodeAt(Generate(TestSpec(), Role::kWorker, Layout::kLegacy)[0],
+                      {"cluster", "inlineManifests"})
+                   .IsDefined());
+  EXPECT_THAT(Labels(Generate(TestSpec(), Role::kWorker, Layout::kMultidoc)),
+              Not(::testing::Contains("KubeInlineManifestConfig/weft-agent")));
 }
 
 TEST(PatchTest, IsDeterministicAndCommented) {

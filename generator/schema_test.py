@@ -164,6 +164,28 @@ def main():
                     check_merged(schemas[merged_schema], merged_schema, label, merged)
                     checked += 1
 
+    # talosgen credentials: the ExtensionServiceConfig is a complete document (required
+    # fields enforced) for every schema, alone and merged into the worker examples.
+    for bundle in ("ecdsa", "rsa", "ed25519"):
+        secrets = os.path.join(a.testdata, "secrets", f"{bundle}.yaml")
+        text = run([a.talosgen, "credentials", "--secrets", secrets, "--node-name", "worker-1"])
+        label = f"credentials {bundle}"
+        kinds = [d.get("kind") for d in yaml.safe_load_all(text) if d is not None]
+        if kinds != ["ExtensionServiceConfig"]:
+            fail(f"{label}: documents {kinds}, want one ExtensionServiceConfig")
+        for name in ("config.schema.v1.11.0.json", "config.schema.v1.12.11.json",
+                     "config.schema.v1.13.9.json", "config.schema.v1.14.json"):
+            check_merged(schemas[name], name, label, text)
+        cred_file = os.path.join(tmp, "credentials.yaml")
+        with open(cred_file, "w") as f:
+            f.write(text)
+        for example, schema_name in (("v1.13", "config.schema.v1.13.9.json"),
+                                     ("v1.14", "config.schema.v1.14.json")):
+            base = os.path.join(talos_ref, "examples", f"{example}-base-worker.yaml")
+            merged = run([a.merge_tool, base, cred_file])
+            check_merged(schemas[schema_name], schema_name, f"{label} + {example} worker", merged)
+        checked += 1
+
     for version in ("1.16.6", "1.19.6", "1.20.0"):
         schema = json.load(open(os.path.join(cilium_ref, f"values.schema-v{version}.json")))
         for spec in specs:

@@ -36,7 +36,12 @@ std::string GenerateSchematic(const Spec& spec, const Pins& pins) {
   y.Comment(0, "");
   y.Comment(0,
             "Weft's own extension is not an official one, so Image Factory cannot add it.\n"
-            "Build the installer with imager instead (Talos " + talos + "):");
+            "Its image is built from the Weft repository without Docker (extension/):");
+  y.Comment(0, absl::StrCat("  bazel build -c opt //extension:weft-extension\n"
+                            "  skopeo copy oci-archive:bazel-bin/extension/weft-extension.tar \\\n"
+                            "      docker://",
+                            weft_image));
+  y.Comment(0, "Build the installer with imager (Talos " + talos + "):");
   std::string cmd = absl::StrCat(
       "  docker run --rm -t -v $PWD/_out:/out ghcr.io/siderolabs/imager:", talos,
       " installer \\\n      --platform=metal \\\n      --system-extension-image ", weft_image);

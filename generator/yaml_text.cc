@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "generator/yaml_util.h"
 
 namespace weft::generator {
@@ -33,6 +34,17 @@ void YamlText::List(int indent, absl::string_view key, const std::vector<std::st
   }
   Line(indent, absl::StrCat(key, ":"));
   for (const std::string& item : items) Line(indent + 2, absl::StrCat("- ", QuoteScalar(item)));
+}
+
+void YamlText::LiteralBlock(int indent, absl::string_view key, absl::string_view text) {
+  Line(indent, absl::StrCat(key, ": |"));
+  for (absl::string_view line : absl::StrSplit(absl::StripSuffix(text, "\n"), '\n')) {
+    if (line.empty()) {
+      Blank();
+    } else {
+      Line(indent + 2, line);
+    }
+  }
 }
 
 }  // namespace weft::generator

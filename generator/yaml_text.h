@@ -21,6 +21,9 @@ class YamlText {
   void Scalar(int indent, absl::string_view key, absl::string_view value);
   // `key:` then `- item` per item (or `key: []`).
   void List(int indent, absl::string_view key, const std::vector<std::string>& items);
+  // `key: |` then each line of `text` (a trailing newline dropped) indented by
+  // `indent` + 2: a literal block scalar whose value is `text`.
+  void LiteralBlock(int indent, absl::string_view key, absl::string_view text);
   void Blank() { text_ += "\n"; }
   void DocumentSeparator() { text_ += "---\n"; }
 

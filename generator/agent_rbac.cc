@@ -1,0 +1,78 @@
+#include "generator/agent_rbac.h"
+
+#include "absl/strings/str_cat.h"
+#include "generator/yaml_text.h"
+
+namespace weft::generator {
+
+std::vector<AgentPermission> AgentPermissions() {
+  // One entry per informer in agent/daemon/agent.cc. Informers list and watch; the
+  // agent reads single objects from its informer cache, so it never needs `get`.
+  // Not granted until the agent uses them (each is one entry here then):
+  //   services, endpointslices.discovery.k8s.io   list, watch (Services without kube-proxy)
+  //   namespaces, networkpolicies.networking.k8s.io,
+  //   ciliumnetworkpolicies.cilium.io, ciliumclusterwidenetworkpolicies.cilium.io
+  //                                               list, watch (network policy)
+  return {
+      {"",
+       {"nodes"},
+       {"list", "watch"},
+       "Node informer: every node's pod CIDRs and InternalIPs (routes, tunnel\n"
+       "endpoints, and this node's own pod CIDR for the datapath)."},
+      {"",
+       {"pods"},
+       {"list", "watch"},
+       "Pod informer, cluster-scoped with the field selector spec.nodeName=<node>:\n"
+       "this node's pods, to free the addresses of pods that are gone."},
+  };
+}
+
+namespace {
+
+void Labels(YamlText* y) {
+  y->Line(2, "labels:");
+  y->Line(4, "app.kubernetes.io/name: weft");
+  y->Line(4, "app.kubernetes.io/component: agent");
+}
+
+}  // namespace
+
+std::string AgentRbacManifest() {
+  YamlText y;
+  y.Comment(0,
+            absl::StrCat("What weft-agent may do in the API server, and nothing more. It\n"
+                         "authenticates with the client certificate from `talosgen "
+                         "credentials`\n(CN=",
+                         kAgentUser, ", O=", kAgentGroup,
+                         "); the binding names the group."));
+  y.Line(0, "apiVersion: rbac.authorization.k8s.io/v1");
+  y.Line(0, "kind: ClusterRole");
+  y.Line(0, "metadata:");
+  y.Scalar(2, "name", kAgentRbacName);
+  Labels(&y);
+  y.Line(0, "rules:");
+  for (const AgentPermission& p : AgentPermissions()) {
+    y.Comment(2, p.why);
+    y.Line(2, "- apiGroups:");
+    y.Line(6, absl::StrCat("- ", p.api_group.empty() ? "\"\"" : p.api_group));
+    y.List(4, "resources", p.resources);
+    y.List(4, "verbs", p.verbs);
+  }
+  y.DocumentSeparator();
+  y.Line(0, "apiVersion: rbac.authorization.k8s.io/v1");
+  y.Line(0, "kind: ClusterRoleBinding");
+  y.Line(0, "metadata:");
+  y.Scalar(2, "name", kAgentRbacName);
+  Labels(&y);
+  y.Line(0, "roleRef:");
+  y.Line(2, "apiGroup: rbac.authorization.k8s.io");
+  y.Line(2, "kind: ClusterRole");
+  y.Scalar(2, "name", kAgentRbacName);
+  y.Line(0, "subjects:");
+  y.Line(2, "- apiGroup: rbac.authorization.k8s.io");
+  y.Line(4, "kind: Group");
+  y.Scalar(4, "name", kAgentGroup);
+  return y.str();
+}
+
+}  // namespace weft::generator
