@@ -19,7 +19,9 @@ def bpf_program(name, src, hdrs = [], visibility = None):
         srcs = [src] + hdrs,
         outs = [obj],
         cmd = " && ".join([
-            "%s -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror " % _CLANG +
+            # -fdebug-prefix-map: the BTF/DWARF names no sandbox path, so the
+            # object (and every image that embeds it) is byte-for-byte reproducible.
+            "%s -g -fdebug-prefix-map=$$PWD=. -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror " % _CLANG +
             "-I/usr/include/x86_64-linux-gnu -I. -c $(location %s) -o $(@D)/%s.tmp.o" % (src, name),
             "%s gen object $@ $(@D)/%s.tmp.o" % (_BPFTOOL, name),
             "rm -f $(@D)/%s.tmp.o" % name,
