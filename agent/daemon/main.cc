@@ -16,11 +16,8 @@
 #include "absl/time/time.h"
 #include "agent/config/config.h"
 #include "agent/daemon/agent.h"
+#include "agent/daemon/version.h"
 #include "kubeprism/logging.h"
-
-#ifndef WEFT_VERSION
-#define WEFT_VERSION "dev"
-#endif
 
 namespace {
 
