@@ -5,7 +5,9 @@
 //     and the route comes back with the Node;
 //   - SIGKILL of the agents during a long TCP stream between pods on two nodes,
 //     then a restart: the stream never stops and loses no byte, and the
-//     restarted agents come back healthy with the same endpoints.
+//     restarted agents come back healthy with the same endpoints;
+//   - a Pod deleted from the API without CNI DEL (a runtime that crashed) has
+//     its address and host interface reclaimed by its node's agent.
 // One lab for the whole suite (bringing one up takes seconds); every test
 // leaves it as it found it. Root, no sandbox, owns the kernel while it runs.
 #include <arpa/inet.h>
@@ -15,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -22,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/lab/probe.h"
@@ -357,6 +361,43 @@ TEST_F(AgentOnLabTest, StreamSurvivesAgentsKilledAndRestarted) {
                                                         Pod("redis").greeting()}, t).ok());
   EXPECT_TRUE(lab::ProbeTcp(netns::PathOf(to.netns), {PodIp("redis"), Pod("redis").port,
                                                       Pod("redis").greeting()}, t).ok());
+}
+
+// Last: it takes redis away from the lab.
+TEST_F(AgentOnLabTest, PodGoneWithoutCniDelIsReclaimed) {
+  const lab::NodePlan& n2 = Node(1);
+  auto endpoints = [&] {
+    netns::ProcessResult r = Weft({"endpoint", "list", "--socket", n2.socket_path(), "-o", "json"});
+    std::vector<std::string> pods;
+    json j = json::parse(r.out, nullptr, false);
+    if (j.is_object()) {
+      for (const json& e : j["endpoints"]) pods.push_back(e["podName"].get<std::string>());
+    }
+    std::sort(pods.begin(), pods.end());
+    return pods;
+  };
+  ASSERT_EQ(endpoints(), (std::vector<std::string>{"backend", "redis"}));
+  auto host_links = [&] {
+    auto nl = netlink::Netlink::OpenInNamespace(netns::PathOf(n2.name));
+    int veths = 0;
+    if (nl.ok()) {
+      for (const auto& l : *(*nl)->ListLinks()) veths += absl::StartsWith(l.name, "lxc") ? 1 : 0;
+    }
+    return veths;
+  };
+  ASSERT_EQ(host_links(), 2);
+
+  auto admin = Admin();
+  ASSERT_TRUE(admin->Delete(kubeprism::kPods, state_->plan.pod_namespace, "redis").ok());
+  EXPECT_TRUE(WaitFor([&] { return endpoints() == std::vector<std::string>{"backend"}; },
+                      absl::Seconds(30)))
+      << "redis's endpoint was not reclaimed";
+  EXPECT_EQ(host_links(), 1) << "redis's host veth is still there";
+  // The pod that still exists kept its endpoint and its traffic.
+  EXPECT_TRUE(lab::ProbeTcp(netns::PathOf(Pod("frontend").netns),
+                            {PodIp("backend"), Pod("backend").port, Pod("backend").greeting()},
+                            absl::Seconds(3))
+                  .ok());
 }
 
 }  // namespace

@@ -240,7 +240,10 @@ void Agent::ReconcileLoop(absl::Notification* stop) {
     bool due;
     {
       absl::MutexLock l(&mu_);
-      due = dirty_ || absl::Now() - last >= options_.resync;
+      // A pod gone from the API is checked again every second until its
+      // endpoint is released (or the pod is back), not only at the resync.
+      absl::Duration interval = leaks_.pending() ? absl::Seconds(1) : options_.resync;
+      due = dirty_ || absl::Now() - last >= interval;
       dirty_ = false;
     }
     if (due) {

@@ -32,6 +32,10 @@ class LeakTracker {
                                         const absl::flat_hash_set<std::string>& live_pods,
                                         absl::Time now);
 
+  // True while some endpoint's pod is missing but its grace has not run out:
+  // the caller should pass again soon rather than at its slow resync.
+  bool pending() const { return !missing_since_.empty(); }
+
  private:
   const absl::Duration grace_;
   absl::flat_hash_map<std::string, absl::Time> missing_since_;  // by container ID

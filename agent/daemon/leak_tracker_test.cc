@@ -18,9 +18,11 @@ TEST(LeakTrackerTest, MissingPodIsReleasedOnlyAfterTheGrace) {
   std::vector<EndpointRef> eps = {{"c1", "default/a"}, {"c2", "default/b"}};
   EXPECT_EQ(t.Pass(eps, {"default/b"}, t0).size(), 2u);
   EXPECT_EQ(t.Pass(eps, {"default/b"}, t0 + absl::Seconds(9)).size(), 2u);
+  EXPECT_TRUE(t.pending());
   auto keep = t.Pass(eps, {"default/b"}, t0 + absl::Seconds(10));
   EXPECT_FALSE(keep.contains("c1"));
   EXPECT_TRUE(keep.contains("c2"));
+  EXPECT_FALSE(t.pending());
 }
 
 TEST(LeakTrackerTest, APodThatReturnsResetsTheClock) {
