@@ -73,6 +73,20 @@ std::string Companion(const std::string& name, const std::string& bazel_package)
   return absl::StrCat(dir, "/", name);  // reported as missing by `lab up`
 }
 
+// The Weft extension image (OCI layout): next to weft, else where Bazel puts it
+// (bazel-bin/extension/weft-extension.oci).
+std::string ExtensionImage() {
+  const std::string exe = SelfExe();
+  const std::string dir = exe.substr(0, exe.rfind('/'));
+  for (const std::string& candidate : {absl::StrCat(dir, "/weft-extension.oci"),
+                                       absl::StrCat(dir, "/../../extension/weft-extension.oci")}) {
+    if (access(candidate.c_str(), R_OK) == 0) {
+      return std::filesystem::path(candidate).lexically_normal().string();
+    }
+  }
+  return "";  // reported as missing by `lab up --talos`
+}
+
 bool OutputFlag(const cxxopts::ParseResult& flags, const std::string& name, std::ostream& err,
                 bool* json) {
   const std::string output = flags["output"].as<std::string>();
@@ -97,6 +111,10 @@ int LabUpCommand(const std::vector<std::string>& args, std::ostream& out, std::o
       "an existing one with --kubeconfig), and a sample workload (frontend, backend, redis)\n"
       "created as a kubelet would (Pod object, network namespace, CNI ADD). A lab left by a\n"
       "crashed run is removed first. Prints `weft lab status` at the end.\n"
+      "With --talos each agent runs the way Talos runs it: the Weft extension's service\n"
+      "container (runc, the extension image's rootfs and weft.yaml), configured by the\n"
+      "ExtensionServiceConfig of `talosgen credentials`, against an API server that trusts\n"
+      "the secrets bundle's Kubernetes CA and enforces the RBAC of `talosgen patch --cni weft`.\n"
       "Exit codes: 0 up and every connection passes, 1 failed (nothing left behind) or up\n"
       "but failing (left up for inspection), 2 usage.");
   // clang-format off
@@ -114,6 +132,17 @@ int LabUpCommand(const std::vector<std::string>& args, std::ostream& out, std::o
        cxxopts::value<std::string>()->default_value(cni_default))
       ("wait", "seconds to wait for every connection to pass after start-up",
        cxxopts::value<int>()->default_value("30"))
+      ("agent-timeout", "seconds to wait for every agent's CNI configuration",
+       cxxopts::value<int>()->default_value("90"))
+      ("talos", "Talos mode: agents as the extension's service containers under runc")
+      ("extension", "Talos mode: the extension image (OCI layout folder or oci-archive)",
+       cxxopts::value<std::string>()->default_value(ExtensionImage()))
+      ("secrets", "Talos mode: a `talosctl gen secrets` bundle (default: generate one)",
+       cxxopts::value<std::string>()->default_value(""))
+      ("rbac", "Talos mode: RBAC manifests or a Talos patch the API server enforces "
+       "(default: `talosgen patch --cni weft`)",
+       cxxopts::value<std::string>()->default_value(""))
+      ("runc", "Talos mode: the runc binary", cxxopts::value<std::string>()->default_value("runc"))
       ("o,output", "final report as text or json",
        cxxopts::value<std::string>()->default_value("text"))
       ("h,help", "show this help");
@@ -140,6 +169,16 @@ int LabUpCommand(const std::vector<std::string>& args, std::ostream& out, std::o
   up.cni_plugin = flags["cni-plugin"].as<std::string>();
   up.weft_binary = SelfExe();
   up.settle_timeout = absl::Seconds(std::max(0, flags["wait"].as<int>()));
+  up.agent_timeout = absl::Seconds(std::max(1, flags["agent-timeout"].as<int>()));
+  up.talos = flags.count("talos") > 0;
+  up.extension_image = flags["extension"].as<std::string>();
+  up.secrets = flags["secrets"].as<std::string>();
+  up.rbac = flags["rbac"].as<std::string>();
+  up.runc = flags["runc"].as<std::string>();
+  if (!up.talos && (!up.secrets.empty() || !up.rbac.empty())) {
+    err << "weft lab up: --secrets and --rbac need --talos\n";
+    return kExitUsage;
+  }
   if (!CheckRoot("weft lab up", err)) return kExitFailure;
 
   auto report = lab::Up(up, err);

@@ -52,6 +52,7 @@ absl::StatusOr<json> Invoke(const CniNode& node, const std::string& command,
   options.argv = {plugin};
   options.env = CniEnvironment(command, pod, node.bin_dir);
   options.netns_path = node.netns_path;
+  options.mounts = node.mounts;
   ASSIGN_OR_RETURN(netns::ProcessResult run, netns::RunProcess(options, conf.dump(), timeout));
   const std::string what =
       absl::StrCat(type, " ", command, " for ", pod.pod_namespace, "/", pod.pod_name);

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/netns/process.h"
 #include "nlohmann/json.hpp"
 
 namespace weft::lab {
@@ -61,6 +62,10 @@ struct CniNode {
   std::string netns_path;
   std::string bin_dir;
   std::string conf_dir;
+  // The node's own view of fixed host paths, when it differs from this
+  // machine's: plugins run in a private mount namespace with these bind mounts
+  // (the lab's Talos mode gives them the node's /run, where the agent's socket is).
+  std::vector<netns::BindMount> mounts;
 };
 
 // ADD of every plugin in the list, in order; returns the last result. On a

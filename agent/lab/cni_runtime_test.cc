@@ -73,7 +73,7 @@ class CniRunTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ + "/bin");
     std::filesystem::create_directories(dir_ + "/net.d");
-    node_ = {"", dir_ + "/bin", dir_ + "/net.d"};
+    node_ = {"", dir_ + "/bin", dir_ + "/net.d", {}};
     pod_ = {"c1", "/var/run/netns/pod", "eth0", "ns", "web"};
   }
   void Plugin(const std::string& name, const std::string& script) {

@@ -8,7 +8,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -22,6 +24,9 @@
 #include "agent/lab/objects.h"
 #include "agent/lab/servers.h"
 #include "agent/lab/state.h"
+#include "agent/lab/talos.h"
+#include "agent/lab/talos_cluster.h"
+#include "agent/lab/talos_node.h"
 #include "common/file_util.h"
 #include "common/netns/netns.h"
 #include "common/netns/process.h"
@@ -30,13 +35,13 @@
 #include "kubeprism/logging.h"
 #include "kubeprism/resource_types.h"
 #include "kubeprism/testing/lab_apiserver.h"
+#include "kubeprism/testing/weft_rbac.h"
 
 namespace weft::lab {
 namespace {
 
 using nlohmann::json;
 
-constexpr absl::Duration kAgentStartTimeout = absl::Seconds(90);
 constexpr absl::Duration kCniTimeout = absl::Seconds(60);
 constexpr absl::Duration kAgentStopGrace = absl::Seconds(10);
 
@@ -78,6 +83,12 @@ class Controller {
   absl::Status CreateObject(const kubeprism::ResourceType& type, const std::string& ns,
                             const json& object);
   absl::StatusOr<KubeconfigSpec> AgentCredentials(const NodePlan& node);
+  // Talos mode: the bundle's CA and the RBAC rules for the API server, the
+  // unpacked extension, and one runc container per node.
+  absl::Status PrepareTalosApiServer(kubeprism::testing::LabApiServerOptions* options);
+  absl::Status PrepareExtension();
+  absl::Status StartContainer(const NodePlan& node);
+  CniNode CniOf(const NodePlan& node) const;
   // Reaps agents that exited; true when all still run.
   bool CheckAgents(std::string* which);
 
@@ -91,6 +102,13 @@ class Controller {
   std::unique_ptr<LabApi> api_;
   std::unique_ptr<LabServers> servers_;
   std::vector<bool> agent_exited_;
+  // Talos mode.
+  std::optional<pki::CertificateAndKey> talos_ca_;
+  std::optional<generator::Spec> talos_spec_;
+  std::optional<UnpackedExtension> extension_;
+  std::string cgroup2_;
+  std::vector<std::string> capabilities_;
+  std::optional<int> oom_score_adj_;
 };
 
 void Controller::Send(absl::string_view prefix, absl::string_view text, bool last) {
@@ -142,6 +160,7 @@ absl::Status Controller::BringUp() {
   RETURN_IF_ERROR(StartRelays());
   RETURN_IF_ERROR(RegisterNodes());
   RETURN_IF_ERROR(CheckStop());
+  if (state_.talos) RETURN_IF_ERROR(PrepareExtension());
   RETURN_IF_ERROR(StartAgents());
   RETURN_IF_ERROR(WaitForAgents());
   for (const PodPlan& pod : plan.pods) {
@@ -170,6 +189,7 @@ absl::Status Controller::StartApiServer() {
   } else {
     kubeprism::testing::LabApiServerOptions options;
     options.state_dir = plan.apiserver_dir();
+    if (state_.talos) RETURN_IF_ERROR(PrepareTalosApiServer(&options));
     ASSIGN_OR_RETURN(api_server_, kubeprism::testing::LabApiServer::Start(options));
     ASSIGN_OR_RETURN(
         kubeprism::testing::LabCredentials admin,
@@ -255,6 +275,10 @@ absl::StatusOr<KubeconfigSpec> Controller::AgentCredentials(const NodePlan& node
 
 absl::Status Controller::StartAgents() {
   for (const NodePlan& node : state_.plan.nodes) {
+    if (state_.talos) {
+      RETURN_IF_ERROR(StartContainer(node));
+      continue;
+    }
     RETURN_IF_ERROR(MakeDirs(node.dir, 0700));
     ASSIGN_OR_RETURN(KubeconfigSpec creds, AgentCredentials(node));
     RETURN_IF_ERROR(WriteFileAtomically(node.kubeconfig_path(), KubeconfigYaml(creds), 0600));
@@ -312,7 +336,8 @@ bool Controller::CheckAgents(std::string* which) {
 
 absl::Status Controller::WaitForAgents() {
   Progress("waiting for the agents' CNI configuration (the node is network-ready)");
-  const absl::Time deadline = absl::Now() + kAgentStartTimeout;
+  const absl::Duration timeout = absl::Seconds(state_.agent_timeout_seconds);
+  const absl::Time deadline = absl::Now() + timeout;
   for (;;) {
     std::string exited;
     if (!CheckAgents(&exited)) {
@@ -326,10 +351,9 @@ absl::Status Controller::WaitForAgents() {
     if (waiting.empty()) return absl::OkStatus();
     if (absl::Now() > deadline) {
       const NodePlan* node = state_.plan.FindNode(waiting.front());
-      return absl::DeadlineExceededError(
-          absl::StrCat("no CNI configuration from the agent on ", absl::StrJoin(waiting, ", "),
-                       " after ", absl::FormatDuration(kAgentStartTimeout),
-                       node != nullptr ? LogTail(node->log_path(), 5) : ""));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "no CNI configuration from the agent on ", absl::StrJoin(waiting, ", "), " after ",
+          absl::FormatDuration(timeout), node != nullptr ? LogTail(node->log_path(), 5) : ""));
     }
     RETURN_IF_ERROR(CheckStop());
     absl::SleepFor(absl::Milliseconds(100));
@@ -349,10 +373,9 @@ absl::Status Controller::CreatePod(const PodPlan& pod) {
       servers_->AddGreeter(netns::PathOf(pod.netns), "0.0.0.0", pod.port, pod.greeting()));
   // 3. CNI ADD through the protocol, run in the node's namespace as the
   //    node's runtime would.
-  CniNode cni{netns::PathOf(node->name), node->cni_bin_dir(), node->cni_conf_dir()};
   CniAttachment attachment{pod.container_id, netns::PathOf(pod.netns), "eth0", pod.namespace_,
                            pod.name};
-  ASSIGN_OR_RETURN(json result, CniAdd(cni, attachment, kCniTimeout));
+  ASSIGN_OR_RETURN(json result, CniAdd(CniOf(*node), attachment, kCniTimeout));
   ASSIGN_OR_RETURN(std::string ip, PodIpFromResult(result));
   state_.pods.push_back({pod.key(), ip, result});
   RETURN_IF_ERROR(Save());
@@ -360,6 +383,179 @@ absl::Status Controller::CreatePod(const PodPlan& pod) {
   RETURN_IF_ERROR(api_->PatchStatus(kubeprism::kPods, pod.namespace_, pod.name,
                                     PodStatusPatch(ip, node->internal_ip.ToString())));
   Progress(absl::StrCat("pod ", pod.key(), " on ", pod.node, ": ", ip, ":", pod.port));
+  return absl::OkStatus();
+}
+
+// ---- Talos mode -------------------------------------------------------------
+
+CniNode Controller::CniOf(const NodePlan& node) const {
+  CniNode cni{netns::PathOf(node.name), node.cni_bin_dir(), node.cni_conf_dir(), {}};
+  // On a Talos node containerd runs the plugin on the host, where the agent's
+  // socket is /var/run/weft/weft.sock (the conflist says so): give the plugin
+  // the node's /run.
+  if (state_.talos) cni.mounts = NodeRunView(node);
+  return cni;
+}
+
+absl::Status Controller::PrepareTalosApiServer(kubeprism::testing::LabApiServerOptions* options) {
+  const LabPlan& plan = state_.plan;
+  const TalosState& talos = *state_.talos;
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  ASSIGN_OR_RETURN(pki::CertificateAndKey ca, LoadKubernetesCa(talos.secrets, now));
+  // The lab API server loads its CA from its folder: the cluster's Kubernetes CA,
+  // so it authenticates certificates minted from the bundle (and signs its own
+  // serving certificate with it, as Talos does for kube-apiserver).
+  RETURN_IF_ERROR(MakeDirs(plan.apiserver_dir(), 0700));
+  ASSIGN_OR_RETURN(std::string ca_pem, pki::CertificateToPem(ca.cert.get()));
+  ASSIGN_OR_RETURN(std::string key_pem, pki::PrivateKeyToPem(ca.key.get()));
+  RETURN_IF_ERROR(WriteFileAtomically(plan.apiserver_dir() + "/ca.key", key_pem, 0600));
+  RETURN_IF_ERROR(WriteFileAtomically(plan.apiserver_dir() + "/ca.crt", ca_pem, 0644));
+  talos_ca_ = std::move(ca);
+
+  ASSIGN_OR_RETURN(generator::Spec spec, LabClusterSpec(plan));
+  talos_spec_ = spec;
+  const std::string patch = ControlPlanePatch(spec);
+  RETURN_IF_ERROR(MakeDirs(plan.talos_dir(), 0700));
+  RETURN_IF_ERROR(WriteFileAtomically(plan.controlplane_patch_path(), patch, 0600));
+  std::string rbac = patch;
+  std::string source = plan.controlplane_patch_path();
+  if (!talos.rbac.empty()) {
+    ASSIGN_OR_RETURN(rbac, ReadFile(talos.rbac));
+    source = talos.rbac;
+  }
+  ASSIGN_OR_RETURN(options->rules, ApiServerRules(rbac, source));
+  RETURN_IF_ERROR(WriteFileAtomically(plan.rules_path(),
+                                      kubeprism::testing::LabRulesYaml(options->rules), 0600));
+  Progress(absl::StrCat("Talos: Kubernetes CA of ", talos.secrets, "; RBAC of ", source, " (",
+                        options->rules.size(), " rules with the built-in system:masters one, ",
+                        plan.rules_path(), ")"));
+  return absl::OkStatus();
+}
+
+absl::Status Controller::PrepareExtension() {
+  const LabPlan& plan = state_.plan;
+  const TalosState& talos = *state_.talos;
+  ASSIGN_OR_RETURN(std::string version, RuncVersion(talos.runc));
+  ASSIGN_OR_RETURN(cgroup2_, CgroupV2Mount());
+  ASSIGN_OR_RETURN(uint64_t bounding, CapabilityBoundingSet());
+  capabilities_ = GrantableCapabilities(bounding);
+  // Talos's -600 needs CAP_SYS_RESOURCE (bit 24) to lower the score.
+  const bool sys_resource = (bounding >> 24) & 1;
+  if (sys_resource) oom_score_adj_ = -600;
+  ASSIGN_OR_RETURN(UnpackedExtension extension,
+                   UnpackExtension(talos.extension_image, plan.extension_dir(), talos.service));
+  for (const std::string& kind : extension.spec.depends) {
+    // The lab starts the containers once the node namespaces are configured and
+    // the ExtensionServiceConfig files are written; it emulates nothing else.
+    if (kind != "network" && kind != "configuration") {
+      return absl::FailedPreconditionError(absl::StrCat(extension.spec_path, ": depends on ", kind,
+                                                        ", which the lab does not emulate"));
+    }
+  }
+  Progress(absl::StrCat(
+      "extension ", talos.extension_image, " unpacked in ", plan.extension_dir(), ": service ",
+      extension.spec.name, ", entrypoint ", extension.spec.entrypoint, ", ",
+      extension.spec.mounts.size(), " mounts; ", version, ", ", capabilities_.size(),
+      " capabilities",
+      sys_resource ? "" : " (no CAP_SYS_RESOURCE here: no OOM score -600 as on Talos)"));
+  extension_ = std::move(extension);
+  return absl::OkStatus();
+}
+
+absl::Status Controller::StartContainer(const NodePlan& node) {
+  const LabPlan& plan = state_.plan;
+  TalosState& talos = *state_.talos;
+  const ServiceSpec& spec = extension_->spec;
+  RETURN_IF_ERROR(MakeDirs(node.dir, 0700));
+
+  // 1. `talosgen credentials --secrets <bundle> --node-name <node>`.
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  ASSIGN_OR_RETURN(std::string document,
+                   NodeExtensionServiceConfig(*talos_spec_, *talos_ca_, node.name, now));
+  RETURN_IF_ERROR(WriteFileAtomically(node.extension_service_config_path(), document, 0600));
+  ASSIGN_OR_RETURN(ExtensionServiceConfig config,
+                   ParseExtensionServiceConfig(document, node.extension_service_config_path()));
+  if (config.name != spec.name) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(node.extension_service_config_path(), ": ExtensionServiceConfig \"",
+                     config.name, "\" is not for service \"", spec.name,
+                     "\" (Talos would keep waiting for its configuration)"));
+  }
+
+  // 2. Its files where Talos writes them, bound read-only at their mountPaths.
+  ContainerInputs in;
+  RETURN_IF_ERROR(MakeDirs(node.extension_config_dir(), 0700));
+  for (const ConfigFile& f : config.config_files) {
+    const std::string host =
+        absl::StrCat(node.extension_config_dir(), "/", TalosConfigFileName(f.mount_path));
+    // Talos writes 0644 in a root-only folder; these hold the agent's key: 0600.
+    RETURN_IF_ERROR(WriteFileAtomically(host, f.content, 0600));
+    in.config_files.push_back({host, f.mount_path});
+  }
+  in.extra_env = config.environment;
+
+  // 3. The spec's mounts: each host path is the node's own folder. bpffs: the
+  //    node's pin folder mounted at /sys/fs/bpf, so the agent's default bpffsDir
+  //    /sys/fs/bpf/weft is <pin folder>/weft on this machine (the config files stay
+  //    as talosgen wrote them). The cgroup v2 root: this machine's.
+  state_.pin_dirs.push_back(node.pin_dir);
+  RETURN_IF_ERROR(Save());
+  in.sources = {{"/sys/fs/bpf", node.pin_dir},
+                {"/sys/fs/cgroup", cgroup2_},
+                {"/opt/cni/bin", node.cni_bin_dir()},
+                {"/etc/cni/net.d", node.cni_conf_dir()},
+                {"/var/lib/weft", node.agent_state_dir()},
+                {"/var/run/weft", node.run_dir()},
+                {"/run/weft", node.run_dir()}};
+  for (const SpecMount& m : spec.mounts) {
+    auto source = in.sources.find(m.source);
+    // Talos creates a missing source folder (0700) before it starts the service.
+    if (source != in.sources.end() && source->second != cgroup2_) {
+      RETURN_IF_ERROR(MakeDirs(source->second, 0700));
+    }
+  }
+  RETURN_IF_ERROR(PrepareNodeRunView(node));
+  in.rootfs = extension_->rootfs;
+  in.netns_path = netns::PathOf(node.name);
+  in.hostname = node.name;
+  for (const char* file : {"/etc/hosts", "/etc/resolv.conf"}) {
+    if (access(file, R_OK) == 0) in.host_files.push_back(file);
+  }
+  in.capabilities = capabilities_;
+  in.oom_score_adj = oom_score_adj_;
+  ASSIGN_OR_RETURN(json oci, OciRuntimeConfig(spec, in));
+  RETURN_IF_ERROR(MakeDirs(node.bundle_dir(), 0700));
+  RETURN_IF_ERROR(
+      WriteFileAtomically(node.bundle_dir() + "/config.json", oci.dump(2) + "\n", 0600));
+
+  // 4. runc, as Talos's containerd: the container's process is the agent.
+  const std::string id = absl::StrCat(node.name, "-ext-", spec.name);
+  talos.containers.push_back(id);
+  RETURN_IF_ERROR(Save());
+  int log = open(node.log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log < 0) {
+    return absl::InternalError(absl::StrCat("open ", node.log_path(), ": ", strerror(errno)));
+  }
+  netns::SpawnOptions options;
+  options.argv = RuncRunArgv(Runc{talos.runc, plan.runc_root()}, node.bundle_dir(), id);
+  options.stdout_fd = log;
+  options.stderr_fd = log;
+  // runc passes the SIGTERM on to the agent, and deletes the container.
+  options.terminate_with_parent = true;
+  auto pid = netns::Spawn(options);
+  close(log);
+  if (!pid.ok()) {
+    return absl::Status(pid.status().code(),
+                        absl::StrCat("runc for ", node.name, ": ", pid.status().message()));
+  }
+  state_.agents.push_back({node.name, {*pid, options.argv}});
+  agent_exited_.push_back(false);
+  RETURN_IF_ERROR(Save());
+  Progress(absl::StrCat("weft-agent on ", node.name, ": container ", id, " (runc pid ", *pid, "), ",
+                        config.config_files.size(),
+                        " config files from its "
+                        "ExtensionServiceConfig, log ",
+                        node.log_path()));
   return absl::OkStatus();
 }
 
@@ -388,6 +584,15 @@ void Controller::Shutdown() {
         netns::Stop(agent.process.pid, netns::ExactCmdline(agent.process.cmdline), kAgentStopGrace);
     LogLine(absl::StrCat("weft-agent on ", agent.node, " (pid ", agent.process.pid,
                          "): ", s.ok() ? "stopped" : s.message()));
+  }
+  if (state_.talos) {
+    // runc deletes a container whose process exited; one it could not stop is removed here.
+    Runc runc{state_.talos->runc, state_.plan.runc_root()};
+    for (const std::string& id : state_.talos->containers) {
+      if (absl::Status s = RuncRemove(runc, id); !s.ok()) {
+        LogLine(absl::StrCat("container ", id, ": ", s.message()));
+      }
+    }
   }
   if (servers_ != nullptr) servers_->Stop();
   if (api_server_ != nullptr) api_server_->Stop();

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -31,6 +32,8 @@
 #include "agent/lab/controller.h"
 #include "agent/lab/logs.h"
 #include "agent/lab/probe.h"
+#include "agent/lab/talos_cluster.h"
+#include "agent/lab/talos_node.h"
 #include "common/file_util.h"
 #include "common/netns/netns.h"
 #include "common/netns/process.h"
@@ -82,10 +85,19 @@ struct Removed {
   int pods = 0;     // CNI DEL done
   int objects = 0;  // API objects deleted
   bool controller = false;
-  int agents = 0;  // stopped (by the controller or by us)
+  int agents = 0;      // stopped (by the controller or by us)
+  int containers = 0;  // runc containers killed and deleted (Talos mode)
   int netns = 0;
   int pins = 0;
 };
+
+// The node's CNI as its runtime sees it (cni_runtime.h); in Talos mode with the
+// node's /run, where the agent's socket is.
+CniNode CniOf(const LabState& state, const NodePlan& node) {
+  CniNode cni{netns::PathOf(node.name), node.cni_bin_dir(), node.cni_conf_dir(), {}};
+  if (state.talos) cni.mounts = NodeRunView(node);
+  return cni;
+}
 
 // Removes everything `state` records, and anything else carrying its prefix.
 // Never stops: each failure is a warning and the next step runs.
@@ -106,10 +118,10 @@ Removed Teardown(const LabState& state, std::ostream& progress) {
       skipped.push_back(record.key);
       continue;
     }
-    CniNode cni{netns::PathOf(node->name), node->cni_bin_dir(), node->cni_conf_dir()};
     CniAttachment attachment{pod->container_id, netns::PathOf(pod->netns), "eth0", pod->namespace_,
                              pod->name};
-    if (auto s = CniDel(cni, attachment, record.cni_result, kCniDelTimeout); !s.ok()) {
+    if (auto s = CniDel(CniOf(state, *node), attachment, record.cni_result, kCniDelTimeout);
+        !s.ok()) {
       warn(std::string(s.message()));
     } else {
       ++removed.pods;
@@ -164,6 +176,24 @@ Removed Teardown(const LabState& state, std::ostream& progress) {
     }
   }
 
+  // 3b. Talos mode: the containers in the lab's own runc state folder. The
+  //     stopped runc processes deleted theirs; one whose runc was killed (a
+  //     crash) still runs its agent: kill and delete it. Only IDs with the lab's
+  //     prefix, in the lab's folder.
+  if (state.talos) {
+    Runc runc{state.talos->runc, plan.runc_root()};
+    auto listed = RuncList(runc);
+    if (!listed.ok()) warn(std::string(listed.status().message()));
+    for (const std::string& id : listed.value_or(std::vector<std::string>{})) {
+      if (!absl::StartsWith(id, plan.prefix + "-")) continue;
+      if (auto s = RuncRemove(runc, id); !s.ok()) {
+        warn(absl::StrCat("container ", id, ": ", s.message()));
+      } else {
+        ++removed.containers;
+      }
+    }
+  }
+
   // 4. Namespaces: the recorded ones, then any other with the lab's prefix
   //    (unique per lab, so nobody else's). Pods first, the bridge's last.
   const std::string name_prefix = plan.prefix + "-";
@@ -201,7 +231,7 @@ Removed Teardown(const LabState& state, std::ostream& progress) {
 
   // 6. Files: only what the lab wrote (never the user's --kubeconfig).
   std::error_code ec;
-  for (const std::string& dir : {plan.nodes_dir(), plan.apiserver_dir()}) {
+  for (const std::string& dir : {plan.nodes_dir(), plan.apiserver_dir(), plan.talos_dir()}) {
     std::filesystem::remove_all(dir, ec);
     if (ec) warn(absl::StrCat("remove ", dir, ": ", ec.message()));
   }
@@ -220,6 +250,7 @@ Removed Teardown(const LabState& state, std::ostream& progress) {
 std::string Describe(const Removed& r) {
   return absl::StrCat(r.pods, " pods detached (CNI DEL), ", r.objects, " API objects deleted, ",
                       r.controller ? "the controller and " : "", r.agents, " agents stopped, ",
+                      r.containers > 0 ? absl::StrCat(r.containers, " runc containers, ") : "",
                       r.netns, " network namespaces and ", r.pins, " BPF pin folders removed");
 }
 
@@ -347,6 +378,7 @@ absl::StatusOr<LabReport> Report(const std::string& state_dir, absl::Duration pr
   report.routing = plan.routing;
   report.segment = plan.segment.ToString();
   report.outside = plan.outside.ToString();
+  if (state.talos) report.talos_extension = state.talos->extension_image;
   report.controller_pid = state.controller.pid;
   report.controller_running = Running(state.controller);
   if (!report.controller_running) {
@@ -363,6 +395,9 @@ absl::StatusOr<LabReport> Report(const std::string& state_dir, absl::Duration pr
     if (const AgentRecord* agent = FindAgent(state, node.name); agent != nullptr) {
       row.agent_pid = agent->process.pid;
       row.agent_running = Running(agent->process);
+      // Talos mode: runc's command line ends with the container ID.
+      if (state.talos && !agent->process.cmdline.empty())
+        row.container = agent->process.cmdline.back();
     }
     if (row.agent_running) FillAgent(node.socket_path(), &row);
     report.nodes.push_back(std::move(row));
@@ -474,9 +509,50 @@ absl::StatusOr<LabReport> Up(const UpOptions& options, std::ostream& progress) {
                                      " (check what it describes and remove it by hand)"));
   }
 
-  RETURN_IF_ERROR(CheckExecutable(options.agent_binary, "--agent"));
-  RETURN_IF_ERROR(CheckExecutable(options.cni_plugin, "--cni-plugin"));
+  if (!options.talos) {
+    RETURN_IF_ERROR(CheckExecutable(options.agent_binary, "--agent"));
+    RETURN_IF_ERROR(CheckExecutable(options.cni_plugin, "--cni-plugin"));
+  }
   RETURN_IF_ERROR(CheckExecutable(options.weft_binary, "weft"));
+  // Talos mode: fail now on what the detached controller would fail on later.
+  std::optional<TalosState> talos;
+  std::string generated_secrets;
+  if (options.talos) {
+    if (!options.kubeconfig.empty()) {
+      return absl::InvalidArgumentError(
+          "--talos needs the embedded API server (it trusts the secrets bundle's CA and enforces "
+          "the generated RBAC): drop --kubeconfig");
+    }
+    talos.emplace();
+    talos->runc = options.runc;
+    RETURN_IF_ERROR(RuncVersion(options.runc).status());
+    RETURN_IF_ERROR(CgroupV2Mount().status());
+    std::error_code ec;
+    talos->extension_image = std::filesystem::absolute(options.extension_image, ec).string();
+    if (options.extension_image.empty() || access(talos->extension_image.c_str(), R_OK) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("--extension: \"", options.extension_image,
+                       "\" is not readable (bazel build -c opt //extension:weft-extension)"));
+    }
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    if (!options.secrets.empty()) {
+      talos->secrets = std::filesystem::absolute(options.secrets, ec).string();
+      if (auto ca = LoadKubernetesCa(talos->secrets, now); !ca.ok()) {
+        return absl::Status(ca.status().code(), absl::StrCat("--secrets: ", ca.status().message()));
+      }
+    } else {
+      ASSIGN_OR_RETURN(generated_secrets, GenerateSecretsBundle());
+      talos->secrets_generated = true;
+    }
+    if (!options.rbac.empty()) {
+      talos->rbac = std::filesystem::absolute(options.rbac, ec).string();
+      ASSIGN_OR_RETURN(std::string text, ReadFile(talos->rbac));
+      if (auto rules = ApiServerRules(text, talos->rbac); !rules.ok()) {
+        return absl::Status(rules.status().code(),
+                            absl::StrCat("--rbac: ", rules.status().message()));
+      }
+    }
+  }
   std::string kubeconfig;
   if (!options.kubeconfig.empty()) {
     std::error_code ec;
@@ -495,11 +571,24 @@ absl::StatusOr<LabReport> Up(const UpOptions& options, std::ostream& progress) {
   state.plan = plan;
   state.api_mode = kubeconfig.empty() ? "embedded" : "external";
   state.admin_kubeconfig = kubeconfig;
-  state.agent_binary = options.agent_binary;
-  state.cni_plugin = options.cni_plugin;
+  state.agent_binary = options.talos ? "" : options.agent_binary;
+  state.cni_plugin = options.talos ? "" : options.cni_plugin;
+  state.agent_timeout_seconds =
+      static_cast<int>(std::max<int64_t>(1, absl::ToInt64Seconds(options.agent_timeout)));
+  if (talos && talos->secrets_generated) {
+    talos->secrets = plan.secrets_path();
+    RETURN_IF_ERROR(MakeDirs(plan.talos_dir(), 0700));
+    RETURN_IF_ERROR(WriteFileAtomically(plan.secrets_path(), generated_secrets, 0600));
+  }
+  state.talos = talos;
   RETURN_IF_ERROR(WriteState(state));
   progress << "lab " << plan.prefix << ": " << plan.nodes.size() << " nodes, " << plan.pods.size()
            << " pods, state in " << plan.state_dir << "\n";
+  if (talos) {
+    progress << "  Talos mode: extension " << talos->extension_image << ", secrets "
+             << talos->secrets << (talos->secrets_generated ? " (generated)" : "") << ", RBAC "
+             << (talos->rbac.empty() ? "of `talosgen patch --cni weft`" : talos->rbac) << "\n";
+  }
 
   // Stop signals wait for us (the controller starts with a clean mask).
   sigset_t signals, old_mask;

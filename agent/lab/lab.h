@@ -1,7 +1,8 @@
 // `weft lab up|status|down` as operations on a state folder (the CLI in
 // agent/cli/lab_command.cc parses flags and prints).
 //
-//   Up      cleans a crashed lab found in the state folder, writes the plan,
+//   Up      cleans a crashed lab found in the state folder, writes the plan
+//           (and in Talos mode the secrets bundle),
 //           starts the controller (`weft lab serve`, detached) and follows its
 //           progress until the lab is ready, then waits until every
 //           connection of the matrix passes (or time runs out)
@@ -9,7 +10,8 @@
 //           from the API and runs the connectivity matrix
 //   Down    CNI DEL for every pod, deletes the API objects, stops the
 //           controller and any agent still running (by PID, command line
-//           checked), removes namespaces, pins and files
+//           checked), kills and deletes the lab's runc containers (Talos
+//           mode), removes namespaces, pins and files
 #ifndef WEFT_AGENT_LAB_LAB_H_
 #define WEFT_AGENT_LAB_LAB_H_
 
@@ -34,6 +36,15 @@ struct UpOptions {
   std::string cni_plugin;    // weft-cni (the agents install it)
   std::string weft_binary;   // runs the controller: `<weft> lab serve`
   absl::Duration start_timeout = absl::Minutes(3);
+  // How long the controller waits for every agent's CNI configuration.
+  absl::Duration agent_timeout = absl::Seconds(90);
+  // Talos mode: each agent runs as the extension's service container under runc
+  // (agent_binary and cni_plugin are not used: the extension carries both).
+  bool talos = false;
+  std::string extension_image;  // OCI image layout folder or oci-archive
+  std::string secrets;          // `talosctl gen secrets` bundle; empty: generate one
+  std::string rbac;             // RBAC manifests or a Talos patch; empty: talosgen's
+  std::string runc = "runc";
   // After start-up: how long the connectivity matrix may take to pass (the
   // agents program routes to the other nodes as they see their Node objects).
   absl::Duration settle_timeout = absl::Seconds(30);

@@ -48,6 +48,16 @@ struct NodePlan {
   std::string socket_path() const { return run_dir() + "/weft.sock"; }
   std::string cni_bin_dir() const { return dir + "/cni/bin"; }
   std::string cni_conf_dir() const { return dir + "/cni/net.d"; }
+
+  // Talos mode (talos.h): the node's ExtensionServiceConfig document, its files as
+  // Talos writes them (/system/overlays/extensions/<service>/ on a node), the runc
+  // bundle of the service container, and the node's /run as its CNI plugins see it.
+  std::string extension_service_config_path() const {
+    return dir + "/extension-service-config.yaml";
+  }
+  std::string extension_config_dir() const { return dir + "/extension-config"; }
+  std::string bundle_dir() const { return dir + "/bundle"; }
+  std::string host_run_dir() const { return dir + "/host-run"; }
 };
 
 struct PodPlan {
@@ -84,6 +94,14 @@ struct LabPlan {
   std::string admin_kubeconfig_path() const { return state_dir + "/admin.kubeconfig"; }
   std::string apiserver_dir() const { return state_dir + "/apiserver"; }
   std::string nodes_dir() const { return state_dir + "/nodes"; }
+  // Talos mode: the secrets bundle (unless --secrets), the control-plane patch, the
+  // API server's rules, the unpacked extension and runc's state folder.
+  std::string talos_dir() const { return state_dir + "/talos"; }
+  std::string secrets_path() const { return talos_dir() + "/secrets.yaml"; }
+  std::string controlplane_patch_path() const { return talos_dir() + "/controlplane-patch.yaml"; }
+  std::string rules_path() const { return talos_dir() + "/apiserver-rules.yaml"; }
+  std::string extension_dir() const { return talos_dir() + "/extension"; }
+  std::string runc_root() const { return talos_dir() + "/runc"; }
 
   const NodePlan* FindNode(const std::string& name) const;
   const PodPlan* FindPod(const std::string& key) const;

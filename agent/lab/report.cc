@@ -36,8 +36,11 @@ std::string Plural(int n, const char* one, const char* many) {
 }
 
 std::string AgentColumn(const NodeRow& n) {
-  if (!n.agent_running) return absl::StrCat("NOT RUNNING (pid ", n.agent_pid, ")");
-  std::string s = absl::StrCat("pid ", n.agent_pid, ", ");
+  const std::string process = n.container.empty() ? absl::StrCat("pid ", n.agent_pid)
+                                                  : absl::StrCat("container ", n.container,
+                                                                 " (runc pid ", n.agent_pid, ")");
+  if (!n.agent_running) return absl::StrCat("NOT RUNNING (", process, ")");
+  std::string s = absl::StrCat(process, ", ");
   if (!n.agent_error.empty()) return absl::StrCat(s, "NOT ANSWERING");
   if (!n.agent_healthy) {
     return absl::StrCat(s, "UNHEALTHY (",
@@ -68,6 +71,10 @@ std::string RenderReport(const LabReport& r) {
                                  r.controller_running ? "" : " NOT RUNNING", "\n");
   absl::StrAppend(&out, "node segment ", r.segment, ", ", r.routing, " routing, outside ",
                   r.outside, ", state ", r.state_dir, "\n");
+  if (!r.talos_extension.empty()) {
+    absl::StrAppend(&out, "Talos mode: each agent in a runc container of the extension ",
+                    r.talos_extension, "\n");
+  }
   if (!r.phase_error.empty()) absl::StrAppend(&out, "start-up failed: ", r.phase_error, "\n");
 
   std::vector<std::vector<std::string>> nodes = {{"NODE", "INTERNAL-IP", "POD-CIDR", "AGENT"}};
@@ -133,6 +140,7 @@ std::string ReportJson(const LabReport& r) {
                      {"podCIDR", n.pod_cidr},
                      {"agent",
                       {{"pid", n.agent_pid},
+                       {"container", n.container},
                        {"running", n.agent_running},
                        {"healthy", n.agent_healthy},
                        {"error", n.agent_error},
@@ -161,6 +169,7 @@ std::string ReportJson(const LabReport& r) {
             {"routing", r.routing},
             {"segment", r.segment},
             {"outside", r.outside},
+            {"talosExtension", r.talos_extension},
             {"controller", {{"pid", r.controller_pid}, {"running", r.controller_running}}},
             {"problems", r.problems},
             {"nodes", nodes},

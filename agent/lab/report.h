@@ -12,12 +12,13 @@ struct NodeRow {
   std::string name;
   std::string internal_ip;
   std::string pod_cidr;
-  int agent_pid = 0;
+  int agent_pid = 0;  // the agent's, or (Talos mode) its runc's
   bool agent_running = false;
   bool agent_healthy = false;               // GetStatus answered healthy
   std::string agent_error;                  // GetStatus failed: why
   std::vector<std::string> agent_problems;  // GetStatus answered unhealthy: the agent's problems
   int endpoints = 0;
+  std::string container;  // Talos mode: the runc container the agent runs in
 };
 
 struct PodRow {
@@ -48,6 +49,8 @@ struct LabReport {
   std::string routing;
   std::string segment;
   std::string outside;
+  // Talos mode: the extension image whose service container each agent runs in.
+  std::string talos_extension;
   int controller_pid = 0;
   bool controller_running = false;
   std::vector<std::string> problems;  // lab-wide (controller gone, API unreadable, ...)

@@ -18,8 +18,8 @@ LabReport Example() {
   r.outside = "192.0.2.1";
   r.controller_pid = 100;
   r.controller_running = true;
-  NodeRow n1{"wl3f9a-node1", "198.18.63.11", "10.200.1.0/24", 101, true, true, "", {}, 1};
-  NodeRow n2{"wl3f9a-node2", "198.18.63.12", "10.200.2.0/24", 102, true, true, "", {}, 2};
+  NodeRow n1{"wl3f9a-node1", "198.18.63.11", "10.200.1.0/24", 101, true, true, "", {}, 1, ""};
+  NodeRow n2{"wl3f9a-node2", "198.18.63.12", "10.200.2.0/24", 102, true, true, "", {}, 2, ""};
   r.nodes = {n1, n2};
   r.pods = {{"wl3f9a", "frontend", "wl3f9a-node1", "10.200.1.1", 80, "Running"},
             {"wl3f9a", "backend", "wl3f9a-node2", "10.200.2.1", 8080, "Running"}};
@@ -55,6 +55,28 @@ TEST(LabReportTest, AllPassingRendersTablesAndOk) {
       "node wl3f9a-node1  ok        ok\n"
       "\n"
       "result: ok (6/6 connections)\n");
+}
+
+TEST(LabReportTest, TalosModeNamesTheContainers) {
+  LabReport r = Example();
+  r.talos_extension = "/x/weft-extension.oci";
+  r.nodes[0].container = "wl3f9a-node1-ext-weft";
+  r.nodes[1].container = "wl3f9a-node2-ext-weft";
+  r.nodes[1].agent_running = false;
+  const std::string text = RenderReport(r);
+  EXPECT_NE(text.find("Talos mode: each agent in a runc container of the extension "
+                      "/x/weft-extension.oci\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("container wl3f9a-node1-ext-weft (runc pid 101), healthy, 1 endpoint"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("NOT RUNNING (container wl3f9a-node2-ext-weft (runc pid 102))"),
+            std::string::npos)
+      << text;
+  const nlohmann::json j = nlohmann::json::parse(ReportJson(r));
+  EXPECT_EQ(j["talosExtension"], "/x/weft-extension.oci");
+  EXPECT_EQ(j["nodes"][0]["agent"]["container"], "wl3f9a-node1-ext-weft");
 }
 
 TEST(LabReportTest, FailuresAndProblemsAreListedAndNotOk) {

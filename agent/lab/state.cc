@@ -154,12 +154,23 @@ std::string StateToJson(const LabState& state) {
             {"adminKubeconfig", state.admin_kubeconfig},
             {"agentBinary", state.agent_binary},
             {"cniPlugin", state.cni_plugin},
+            {"agentTimeoutSeconds", state.agent_timeout_seconds},
             {"controller", ProcessJson(state.controller)},
             {"agents", agents},
             {"netns", state.netns},
             {"pinDirs", state.pin_dirs},
             {"apiObjects", objects},
             {"pods", pods}};
+  if (state.talos) {
+    const TalosState& t = *state.talos;
+    j["talos"] = {{"secrets", t.secrets},
+                  {"secretsGenerated", t.secrets_generated},
+                  {"rbac", t.rbac},
+                  {"extensionImage", t.extension_image},
+                  {"runc", t.runc},
+                  {"service", t.service},
+                  {"containers", t.containers}};
+  }
   return j.dump(2) + "\n";
 }
 
@@ -192,6 +203,19 @@ absl::StatusOr<LabState> StateFromJson(const std::string& text, const std::strin
     state.admin_kubeconfig = j.value("adminKubeconfig", "");
     state.agent_binary = j.value("agentBinary", "");
     state.cni_plugin = j.value("cniPlugin", "");
+    state.agent_timeout_seconds = j.value("agentTimeoutSeconds", 90);
+    if (j.contains("talos")) {
+      const json& t = j.at("talos");
+      TalosState talos;
+      talos.secrets = t.value("secrets", "");
+      talos.secrets_generated = t.value("secretsGenerated", false);
+      talos.rbac = t.value("rbac", "");
+      talos.extension_image = t.value("extensionImage", "");
+      talos.runc = t.value("runc", "runc");
+      talos.service = t.value("service", "weft");
+      talos.containers = t.value("containers", std::vector<std::string>{});
+      state.talos = std::move(talos);
+    }
     state.controller = ProcessFrom(j.value("controller", json::object()));
     for (const json& a : j.value("agents", json::array())) {
       state.agents.push_back({a.at("node").get<std::string>(), ProcessFrom(a.at("process"))});

@@ -9,6 +9,7 @@
 #ifndef WEFT_AGENT_LAB_STATE_H_
 #define WEFT_AGENT_LAB_STATE_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,20 @@ struct PodRecord {
   nlohmann::json cni_result;
 };
 
+// Talos mode (`weft lab up --talos`): each agent runs as the extension's service
+// container under runc (talos.h, talos_node.h), against an API server that trusts
+// the secrets bundle's Kubernetes CA and enforces the agent's RBAC.
+struct TalosState {
+  std::string secrets;  // the bundle: --secrets, or generated (plan.secrets_path())
+  bool secrets_generated = false;
+  std::string rbac;             // --rbac FILE; empty: `talosgen patch --cni weft`
+  std::string extension_image;  // OCI layout folder or oci-archive
+  std::string runc = "runc";
+  std::string service = "weft";  // the extension service the agent is
+  // runc container IDs (one per node), recorded before `runc run`.
+  std::vector<std::string> containers;
+};
+
 struct LabState {
   LabPlan plan;
   Phase phase = Phase::kStarting;
@@ -62,6 +77,9 @@ struct LabState {
   std::string admin_kubeconfig;  // the lab's admin credentials (or the user's kubeconfig)
   std::string agent_binary;
   std::string cni_plugin;
+  // How long the controller waits for every agent's CNI configuration.
+  int agent_timeout_seconds = 90;
+  std::optional<TalosState> talos;
 
   ProcessRecord controller;
   std::vector<AgentRecord> agents;

@@ -44,6 +44,28 @@ TEST(LabStateTest, RoundTripsThroughJson) {
   EXPECT_EQ(back->FindPod("wl3f9a/redis"), nullptr);
 }
 
+TEST(LabStateTest, TalosModeRoundTrips) {
+  LabState state = Example();
+  EXPECT_FALSE(StateFromJson(StateToJson(state), "lab.json")->talos.has_value());
+  state.agent_timeout_seconds = 20;
+  TalosState talos;
+  talos.secrets = "/var/run/weft-lab/talos/secrets.yaml";
+  talos.secrets_generated = true;
+  talos.rbac = "/tmp/rbac.yaml";
+  talos.extension_image = "/x/weft-extension.oci";
+  talos.containers = {"wl3f9a-node1-ext-weft", "wl3f9a-node2-ext-weft"};
+  state.talos = talos;
+  auto back = StateFromJson(StateToJson(state), "lab.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(StateToJson(*back), StateToJson(state));
+  ASSERT_TRUE(back->talos.has_value());
+  EXPECT_EQ(back->agent_timeout_seconds, 20);
+  EXPECT_TRUE(back->talos->secrets_generated);
+  EXPECT_EQ(back->talos->runc, "runc");
+  EXPECT_EQ(back->talos->service, "weft");
+  EXPECT_EQ(back->talos->containers, talos.containers);
+}
+
 TEST(LabStateTest, BrokenFilesAreErrorsNamingTheFile) {
   EXPECT_EQ(StateFromJson("[]", "/x/lab.json").status().message(),
             "/x/lab.json: not a JSON object");

@@ -3,6 +3,7 @@
 #include "common/netns/netns.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/strings/numbers.h"
@@ -96,6 +97,33 @@ TEST_F(NetnsTest, SpawnRunsTheProcessInTheNamespace) {
   uint64_t inode = 0;
   ASSERT_TRUE(absl::SimpleAtoi(absl::StripTrailingAsciiWhitespace(r->out), &inode)) << r->out;
   EXPECT_EQ(inode, *Inode(PathOf(prefix_ + "spawn")));
+}
+
+// SpawnOptions::mounts: the child sees the bind mount, the caller does not.
+TEST_F(NetnsTest, SpawnWithPrivateMounts) {
+  char tmpl[] = "/tmp/weft-t-mnt-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string a = dir + "/a", b = dir + "/b";
+  ASSERT_EQ(mkdir(a.c_str(), 0700), 0);
+  ASSERT_EQ(mkdir(b.c_str(), 0700), 0);
+  FILE* f = fopen((a + "/marker").c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fclose(f);
+
+  SpawnOptions options;
+  options.argv = {"/bin/ls", b};
+  options.mounts = {{a, b, false}};
+  auto r = RunProcess(options, "", absl::Seconds(10));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_EQ(r->out, "marker\n");
+  EXPECT_NE(access((b + "/marker").c_str(), F_OK), 0) << "the mount leaked to the caller";
+
+  unlink((a + "/marker").c_str());
+  rmdir(a.c_str());
+  rmdir(b.c_str());
+  rmdir(dir.c_str());
 }
 
 }  // namespace

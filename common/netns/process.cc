@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -96,6 +97,17 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
       return Errno(absl::StrCat("open network namespace ", options.netns_path), errno);
     }
   }
+  // With mounts the program is opened now, in the caller's view of the files,
+  // and run from that descriptor after the mounts changed the view.
+  int program_fd = -1;
+  if (!options.mounts.empty()) {
+    program_fd = open(program->c_str(), O_PATH | O_CLOEXEC);
+    if (program_fd < 0) {
+      int err = errno;
+      if (netns_fd >= 0) close(netns_fd);
+      return Errno(absl::StrCat("open ", *program), err);
+    }
+  }
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   // The child reports a failed exec through this pipe; a successful exec
   // closes it (O_CLOEXEC) and the parent reads end of file.
@@ -103,6 +115,7 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
   if (devnull < 0 || pipe2(exec_error, O_CLOEXEC) != 0) {
     int err = errno;
     if (netns_fd >= 0) close(netns_fd);
+    if (program_fd >= 0) close(program_fd);
     if (devnull >= 0) close(devnull);
     return Errno("spawn: pipe", err);
   }
@@ -123,6 +136,14 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
     }
     if (options.new_session && setsid() < 0) fail();
     if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) fail();
+    if (!options.mounts.empty()) {
+      if (unshare(CLONE_NEWNS) != 0) fail();
+      if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) fail();
+      for (const BindMount& m : options.mounts) {
+        const unsigned long flags = MS_BIND | (m.recursive ? MS_REC : 0);
+        if (mount(m.source.c_str(), m.target.c_str(), nullptr, flags, nullptr) != 0) fail();
+      }
+    }
     // Signal dispositions and masks survive exec; start clean.
     for (int sig = 1; sig < NSIG; ++sig) {
       if (sig == SIGKILL || sig == SIGSTOP) continue;
@@ -146,12 +167,17 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
     }
     // Every other descriptor closes at exec (the report pipe only if exec works).
     syscall(SYS_close_range, options.extra_fd >= 0 ? 4 : 3, ~0U, CLOSE_RANGE_CLOEXEC);
-    execve(program->c_str(), argv.data(), env);
+    if (program_fd >= 0) {
+      syscall(SYS_execveat, program_fd, "", argv.data(), env, AT_EMPTY_PATH);
+    } else {
+      execve(program->c_str(), argv.data(), env);
+    }
     fail();
   }
   int fork_errno = errno;
   close(exec_error[1]);
   if (netns_fd >= 0) close(netns_fd);
+  if (program_fd >= 0) close(program_fd);
   close(devnull);
   if (pid < 0) {
     close(exec_error[0]);

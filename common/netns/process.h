@@ -22,6 +22,13 @@
 
 namespace weft::netns {
 
+// A bind mount made in the child's own mount namespace (see SpawnOptions::mounts).
+struct BindMount {
+  std::string source;
+  std::string target;      // must exist
+  bool recursive = false;  // MS_REC: the mounts below `source` come along
+};
+
 struct SpawnOptions {
   // argv[0] is the program: a path, or a name looked up in $PATH (then in
   // /usr/sbin:/usr/bin:/sbin:/bin).
@@ -30,6 +37,12 @@ struct SpawnOptions {
   std::optional<std::vector<std::string>> env;
   // Network namespace to run in (/var/run/netns/<name>); empty: the caller's.
   std::string netns_path;
+  // Non-empty: the child gets a private mount namespace (every mount a slave of
+  // the caller's, so nothing propagates back) and these bind mounts, in order,
+  // before exec. Gives a program another view of fixed paths (e.g. /run) without
+  // changing anything the rest of the machine sees. The program itself is opened
+  // before the mounts (in the caller's view) and must be a binary, not a script.
+  std::vector<BindMount> mounts;
   // Descriptors for the child's stdin/stdout/stderr; -1 is /dev/null.
   int stdin_fd = -1;
   int stdout_fd = -1;

@@ -1,0 +1,389 @@
+// `weft lab up --talos` end to end: each node's weft-agent runs the way Talos runs
+// it — the service container of the Weft extension image under Debian's runc,
+// configured by the ExtensionServiceConfig of `talosgen credentials`, in the node's
+// network namespace — against an API server that authenticates the generated client
+// certificate with the secrets bundle's Kubernetes CA and authorizes it with the RBAC
+// of `talosgen patch --cni weft`.
+//
+//   UpStatusDown             everything passes; the agents are what Talos would run;
+//                            `down` leaves nothing (no container, namespace, pin,
+//                            cgroup, process or file)
+//   CrashedLabIsCleaned      runc and the controller SIGKILLed (the agents keep
+//                            running in their containers): the next `up` kills and
+//                            deletes the containers and removes the rest
+//   EveryRuleIsNeeded        for each rule of the generated ClusterRole, a lab whose
+//                            API server lacks just that rule: the agent visibly fails
+//                            on exactly that request
+//
+// Root, no sandbox, owns the kernel while it runs; skips without root or runc.
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "agent/lab/state.h"
+#include "common/file_util.h"
+#include "common/netns/netns.h"
+#include "common/netns/process.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kubeprism/testing/weft_rbac.h"
+#include "nlohmann/json.hpp"
+
+namespace weft {
+namespace {
+
+using kubeprism::testing::LabRule;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+std::string Runfile(const std::string& path) {
+  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"), "/", path);
+}
+
+struct Cmd {
+  int rc = -1;
+  std::string out;
+  std::string err;
+  json j;  // stdout parsed, when it is JSON
+};
+
+Cmd Exec(std::vector<std::string> argv, absl::Duration timeout = absl::Minutes(4)) {
+  netns::SpawnOptions options;
+  options.argv = std::move(argv);
+  auto r = netns::RunProcess(options, "", timeout);
+  Cmd c;
+  if (!r.ok()) {
+    c.err = std::string(r.status().message());
+    return c;
+  }
+  c.rc = r->exit_code;
+  c.out = r->out;
+  c.err = r->err;
+  c.j = json::parse(c.out, nullptr, /*allow_exceptions=*/false);
+  return c;
+}
+
+// The ClusterRole/ClusterRoleBinding for `rules` (one ClusterRole rule each).
+std::string RbacManifest(const std::vector<LabRule>& rules) {
+  std::string role =
+      "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+      "metadata: {name: weft-agent}\nrules:\n";
+  std::vector<std::string> subjects;
+  for (const LabRule& r : rules) {
+    absl::StrAppend(&role, "- {apiGroups: [\"", r.group, "\"], resources: [", r.resource,
+                    "], verbs: [", r.verb, "]}\n");
+    const std::string subject =
+        absl::StartsWith(r.subject, "group:")
+            ? absl::StrCat("{kind: Group, name: '", r.subject.substr(6), "'}")
+            : absl::StrCat("{kind: User, name: '", r.subject, "'}");
+    if (std::find(subjects.begin(), subjects.end(), subject) == subjects.end()) {
+      subjects.push_back(subject);
+    }
+  }
+  if (rules.empty()) absl::StrAppend(&role, "[]\n");
+  return absl::StrCat(role,
+                      "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
+                      "metadata: {name: weft-agent}\n"
+                      "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, "
+                      "name: weft-agent}\nsubjects: [",
+                      absl::StrJoin(subjects, ", "), "]\n");
+}
+
+std::string Refusal(const LabRule& r) {
+  return absl::StrCat("forbidden: RBAC refused ", r.verb, " ", r.resource);
+}
+
+class TalosLabTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces, BPF and runc";
+    Cmd runc = Exec({"runc", "--version"});
+    if (runc.rc != 0) GTEST_SKIP() << "runc cannot run here: " << runc.err;
+    // Short: the agents' UNIX socket paths live under it (TEST_TMPDIR is too long).
+    std::string tmpl = "/tmp/weft-talos-t-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    root_ = tmpl;
+    state_dir_ = root_ + "/state";
+  }
+
+  void TearDown() override {
+    if (root_.empty()) return;
+    Weft({"lab", "down", "--state-dir", state_dir_});
+    for (const std::string& prefix : prefixes_) ExpectNothingLeft(prefix);
+    for (int pid : container_pids_) ExpectGone(pid);
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+
+  Cmd Weft(std::vector<std::string> args) {
+    args.insert(args.begin(), Runfile("agent/cli/weft"));
+    return Exec(std::move(args));
+  }
+
+  Cmd Up(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"lab",
+                                     "up",
+                                     "--talos",
+                                     "--state-dir",
+                                     state_dir_,
+                                     "--extension",
+                                     Runfile("extension/weft-extension.oci"),
+                                     "-o",
+                                     "json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Cmd c = Weft(args);
+    if (auto state = lab::ReadState(state_dir_); state.ok()) {
+      prefixes_.push_back(state->plan.prefix);
+    }
+    return c;
+  }
+
+  lab::LabState State() {
+    auto state = lab::ReadState(state_dir_);
+    EXPECT_TRUE(state.ok()) << state.status();
+    return state.ok() ? *state : lab::LabState();
+  }
+
+  // The PID of a running container's process (`runc state`), 0 if none.
+  int ContainerPid(const lab::LabState& state, const std::string& id) {
+    Cmd c = Exec({"runc", "--root", state.plan.runc_root(), "state", id});
+    if (c.rc != 0 || !c.j.is_object() || c.j.value("status", "") != "running") return 0;
+    const int pid = c.j.value("pid", 0);
+    if (pid > 0) container_pids_.push_back(pid);
+    return pid;
+  }
+
+  void ExpectAllGood(const json& report, int nodes) {
+    ASSERT_TRUE(report.is_object()) << report;
+    EXPECT_EQ(report["ok"], true) << report.dump(2);
+    EXPECT_EQ(report["phase"], "ready");
+    EXPECT_THAT(report["talosExtension"].get<std::string>(), HasSubstr("weft-extension.oci"));
+    ASSERT_EQ(report["nodes"].size(), static_cast<size_t>(nodes));
+    for (const json& n : report["nodes"]) {
+      EXPECT_EQ(n["agent"]["running"], true) << n;
+      EXPECT_EQ(n["agent"]["healthy"], true) << n;
+      EXPECT_EQ(n["agent"]["container"], absl::StrCat(n["name"].get<std::string>(), "-ext-weft"));
+    }
+    ASSERT_EQ(report["pods"].size(), 3u);
+    for (const json& p : report["pods"]) {
+      EXPECT_EQ(p["phase"], "Running") << p;
+      EXPECT_TRUE(absl::StartsWith(p["ip"].get<std::string>(), "10.200.")) << p;
+    }
+    const int cells = (3 + nodes) * 4;
+    EXPECT_EQ(report["connectivity"]["total"], cells);
+    EXPECT_EQ(report["connectivity"]["passed"], cells) << report["connectivity"].dump(2);
+  }
+
+  void ExpectNothingLeft(const std::string& prefix) {
+    auto names = netns::List(prefix + "-");
+    ASSERT_TRUE(names.ok());
+    EXPECT_THAT(*names, ::testing::IsEmpty()) << "network namespaces of lab " << prefix;
+    for (const std::string& dir : {std::string("/sys/fs/bpf"), Cgroup2()}) {
+      if (dir.empty()) continue;
+      std::vector<std::string> left;
+      for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        if (absl::StartsWith(e.path().filename().string(), prefix + "-")) left.push_back(e.path());
+      }
+      EXPECT_THAT(left, ::testing::IsEmpty()) << "left in " << dir << " by lab " << prefix;
+    }
+  }
+
+  void ExpectGone(int pid) {
+    for (int i = 0; i < 100 && netns::IsRunning(pid); ++i) absl::SleepFor(absl::Milliseconds(50));
+    EXPECT_FALSE(netns::IsRunning(pid)) << "container process " << pid << " still runs";
+  }
+
+  static std::string Cgroup2() {
+    auto text = ReadFile("/proc/self/mountinfo");
+    if (!text.ok()) return "";
+    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+      if (absl::StrContains(line, " - cgroup2 ")) {
+        std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
+        if (f.size() > 4 && f[3] == "/") return std::string(f[4]);
+      }
+    }
+    return "";
+  }
+
+  std::string root_;
+  std::string state_dir_;
+  std::vector<std::string> prefixes_;
+  std::vector<int> container_pids_;
+};
+
+TEST_F(TalosLabTest, UpStatusDown) {
+  Cmd up = Up();
+  ASSERT_EQ(up.rc, 0) << up.out << up.err;
+  ExpectAllGood(up.j, 2);
+  EXPECT_THAT(up.err, HasSubstr("(generated)"));
+
+  Cmd status = Weft({"lab", "status", "--state-dir", state_dir_});
+  EXPECT_EQ(status.rc, 0) << status.out << status.err;
+  EXPECT_THAT(status.out, HasSubstr("result: ok (20/20 connections)"));
+  std::cout << "weft lab status (Talos mode):\n" << status.out;
+
+  const lab::LabState state = State();
+  ASSERT_TRUE(state.talos.has_value());
+  ASSERT_EQ(state.talos->containers.size(), 2u);
+  // The generated RBAC, as the API server enforces it: the agent's rules and the
+  // built-in one for the lab's admin.
+  auto rules = ReadFile(state.plan.rules_path());
+  ASSERT_TRUE(rules.ok());
+  EXPECT_THAT(*rules, HasSubstr("{subject: \"group:weft:agents\", verb: \"watch\", group: \"\", "
+                                "resource: \"nodes\"}"));
+  EXPECT_THAT(*rules, HasSubstr("group:system:masters"));
+
+  for (const lab::NodePlan& node : state.plan.nodes) {
+    SCOPED_TRACE(node.name);
+    const int pid = ContainerPid(state, node.name + "-ext-weft");
+    ASSERT_GT(pid, 0);
+    // The service's entrypoint and args, from the extension's rootfs...
+    auto cmdline = netns::ReadCmdline(pid);
+    ASSERT_TRUE(cmdline.ok());
+    EXPECT_EQ(*cmdline, (std::vector<std::string>{"/usr/local/bin/weft-agent", "--config",
+                                                  "/etc/weft/agent.yaml"}));
+    auto exe = ReadFile(absl::StrCat("/proc/", pid, "/root/usr/local/bin/weft-agent"));
+    auto ours = ReadFile(state.plan.extension_dir() +
+                         "/rootfs/usr/local/lib/containers/weft/usr/local/bin/weft-agent");
+    ASSERT_TRUE(exe.ok() && ours.ok());
+    EXPECT_TRUE(*exe == *ours) << "the container runs the extension's weft-agent";
+    // ... in the node's network namespace, with no new privileges.
+    struct stat ns_of_pid {
+    }, ns_of_node{};
+    ASSERT_EQ(stat(absl::StrCat("/proc/", pid, "/ns/net").c_str(), &ns_of_pid), 0);
+    ASSERT_EQ(stat(netns::PathOf(node.name).c_str(), &ns_of_node), 0);
+    EXPECT_EQ(ns_of_pid.st_ino, ns_of_node.st_ino);
+    auto proc_status = ReadFile(absl::StrCat("/proc/", pid, "/status"));
+    ASSERT_TRUE(proc_status.ok());
+    EXPECT_THAT(*proc_status, HasSubstr("NoNewPrivs:\t1"));
+    // The ExtensionServiceConfig's files, read-only where Talos mounts them.
+    auto agent_yaml = ReadFile(absl::StrCat("/proc/", pid, "/root/etc/weft/agent.yaml"));
+    ASSERT_TRUE(agent_yaml.ok());
+    EXPECT_THAT(*agent_yaml, HasSubstr("nodeName: " + node.name));
+    EXPECT_THAT(*agent_yaml, HasSubstr("generated by `talosgen credentials`"));
+    // bpffs: the node's pin folder is the container's /sys/fs/bpf; the agent pins
+    // under its default bpffsDir /sys/fs/bpf/weft.
+    EXPECT_TRUE(std::filesystem::exists(node.pin_dir + "/weft/weft_endpoints_v1"));
+    // The agent installed the plugin through the /opt/cni/bin mount.
+    EXPECT_EQ(access((node.cni_bin_dir() + "/weft-cni").c_str(), X_OK), 0);
+    // It needed nothing the RBAC does not grant.
+    auto log = ReadFile(node.log_path());
+    ASSERT_TRUE(log.ok());
+    EXPECT_THAT(*log, ::testing::Not(HasSubstr("forbidden")));
+  }
+
+  Cmd down = Weft({"lab", "down", "--state-dir", state_dir_});
+  EXPECT_EQ(down.rc, 0) << down.err;
+  EXPECT_THAT(down.out, HasSubstr("3 pods detached (CNI DEL), 6 API objects deleted, the "
+                                  "controller and 2 agents stopped"));
+  ExpectNothingLeft(state.plan.prefix);
+  for (int pid : container_pids_) ExpectGone(pid);
+  EXPECT_FALSE(std::filesystem::exists(state_dir_));
+}
+
+TEST_F(TalosLabTest, CrashedLabIsCleanedByTheNextUp) {
+  Cmd up = Up({"--routing", "tunnel"});
+  ASSERT_EQ(up.rc, 0) << up.out << up.err;
+  ExpectAllGood(up.j, 2);
+  const lab::LabState crashed = State();
+  std::vector<int> agents;
+  for (const lab::NodePlan& node : crashed.plan.nodes) {
+    agents.push_back(ContainerPid(crashed, node.name + "-ext-weft"));
+    ASSERT_GT(agents.back(), 0);
+  }
+  // runc first (its containers keep running without it), then the controller.
+  for (const lab::AgentRecord& a : crashed.agents) ASSERT_EQ(kill(a.process.pid, SIGKILL), 0);
+  ASSERT_EQ(kill(crashed.controller.pid, SIGKILL), 0);
+  for (int i = 0; i < 100 && netns::IsRunning(crashed.controller.pid); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  for (int pid : agents) EXPECT_TRUE(netns::IsRunning(pid)) << "agent " << pid;
+  Cmd listed = Exec({"runc", "--root", crashed.plan.runc_root(), "list", "--quiet"});
+  EXPECT_THAT(listed.out, HasSubstr(crashed.plan.nodes[0].name + "-ext-weft"));
+
+  Cmd next = Up();
+  ASSERT_EQ(next.rc, 0) << next.out << next.err;
+  EXPECT_THAT(next.err,
+              HasSubstr("removing lab " + crashed.plan.prefix + " left by a crashed run"));
+  EXPECT_THAT(next.err, HasSubstr("2 runc containers"));
+  ExpectAllGood(next.j, 2);
+  ExpectNothingLeft(crashed.plan.prefix);
+  for (int pid : agents) ExpectGone(pid);
+
+  EXPECT_EQ(Weft({"lab", "down", "--state-dir", state_dir_}).rc, 0);
+}
+
+// "The agent has no permission it does not use": for each rule of the ClusterRole
+// that `talosgen patch --cni weft` generates, a lab whose API server enforces the
+// RBAC without just that rule. The agent must fail on exactly that request, visibly:
+// its log (the informer failing with 403) and, where the request matters at once,
+// its status or the pods.
+TEST_F(TalosLabTest, EveryRuleIsNeeded) {
+  Cmd patch = Exec({Runfile("generator/talosgen"), "patch", "--cni", "weft"});
+  ASSERT_EQ(patch.rc, 0) << patch.err;
+  auto generated = kubeprism::testing::LabRulesFromFile(patch.out);
+  ASSERT_TRUE(generated.ok()) << generated.status();
+  ASSERT_FALSE(generated->empty());
+
+  std::vector<std::string> summary;
+  for (size_t i = 0; i < generated->size(); ++i) {
+    const LabRule removed = (*generated)[i];
+    SCOPED_TRACE(Refusal(removed));
+    std::vector<LabRule> fewer = *generated;
+    fewer.erase(fewer.begin() + static_cast<long>(i));
+    const std::string manifest = RbacManifest(fewer);
+    auto back = kubeprism::testing::LabRulesFromFile(manifest);
+    ASSERT_TRUE(back.ok()) << back.status();
+    ASSERT_EQ(back->size(), fewer.size());
+    const std::string rbac = absl::StrCat(root_, "/rbac-", i, ".yaml");
+    ASSERT_TRUE(WriteFileAtomically(rbac, manifest, 0600).ok());
+
+    Cmd up = Up({"--rbac", rbac, "--agent-timeout", "20", "--wait", "5"});
+    std::string evidence = up.err;  // a failed start-up quotes the agent's log
+    std::vector<std::string> effects;
+    if (up.rc != 0 && !up.j.is_object()) effects.push_back("the lab did not come up (no pods)");
+    if (up.j.is_object()) {
+      Cmd status = Weft({"lab", "status", "--state-dir", state_dir_, "-o", "json"});
+      for (const json& n : status.j.value("nodes", json::array())) {
+        if (n["agent"]["healthy"] != true) {
+          effects.push_back(absl::StrCat("agent on ", n["name"].get<std::string>(), " unhealthy"));
+        }
+        evidence += n["agent"].dump();
+      }
+      for (const lab::NodePlan& node : State().plan.nodes) {
+        evidence += ReadFile(node.log_path()).value_or("");
+      }
+      if (status.j.value("ok", false) == false) effects.push_back("`weft lab status` fails");
+    }
+    const bool refused = absl::StrContains(evidence, Refusal(removed));
+    if (refused) effects.push_back("the agent reports the 403 for it");
+    EXPECT_TRUE(refused) << "nothing shows that the agent needs " << removed.verb << " "
+                         << removed.resource << "\n"
+                         << up.out << up.err;
+    // And it is refused nothing else.
+    for (const LabRule& kept : fewer) {
+      EXPECT_FALSE(absl::StrContains(evidence, Refusal(kept))) << Refusal(kept);
+    }
+    summary.push_back(absl::StrCat("  without ", removed.verb, " ", removed.resource, ": ",
+                                   absl::StrJoin(effects, "; ")));
+    Weft({"lab", "down", "--state-dir", state_dir_});
+  }
+  std::cout << "removing one rule of the generated ClusterRole:\n"
+            << absl::StrJoin(summary, "\n") << "\n";
+}
+
+}  // namespace
+}  // namespace weft
