@@ -117,15 +117,15 @@ absl::Status Agent::Run(absl::Notification* stop) {
     nodes_->Stop();
     return s;
   }
-  if (auto s = StartApi(); !s.ok()) {
-    nodes_->Stop();
-    return s;
-  }
-
+  // Built before the API serves (its status reads it), started after.
   kubeprism::InformerOptions pod_options;
   pod_options.field_selector = "spec.nodeName=" + config_.node_name;
   pods_ = std::make_unique<kubeprism::Informer<kubeprism::Pod>>(transport_, pod_options);
   pods_->AddHandlers({nullptr, nullptr, [this](const kubeprism::Pod&) { Wake(); }});
+  if (auto s = StartApi(); !s.ok()) {
+    nodes_->Stop();
+    return s;
+  }
   pods_->Start();
 
   reconciler_ = std::thread([this, stop] { ReconcileLoop(stop); });
@@ -356,6 +356,11 @@ void Agent::FillStatus(weft::agent::v1::AgentStatus* status) {
     status->add_problems(absl::StrCat("API server ", transport_->server(), ": ",
                                       stats.last_error.empty() ? kubeprism::SyncStateName(stats.state)
                                                                : stats.last_error));
+  }
+  // Without this node's Pods, leaked addresses are never reclaimed.
+  kubeprism::InformerStats pods = pods_->Stats();
+  if (pods.state == kubeprism::SyncState::kFailing) {
+    status->add_problems(absl::StrCat("pods on this node: ", pods.last_error));
   }
   status->set_healthy(status->problems_size() == 0);
 }
