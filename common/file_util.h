@@ -14,6 +14,14 @@ namespace weft {
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents,
                                  int mode = 0600);
 
+// Copies `from` to `to` atomically like WriteFileAtomically, in the kernel
+// (sendfile: a large binary is never held in memory; works across filesystems). NotFound when
+// `from` does not exist.
+absl::Status CopyFileAtomically(const std::string& from, const std::string& to, int mode);
+
+// The running program's path (/proc/self/exe); empty when unreadable.
+std::string SelfExecutable();
+
 // Creates `path` and its missing parents with `mode` (like mkdir -p). Existing
 // folders are left as they are.
 absl::Status MakeDirs(const std::string& path, int mode = 0700);

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "common/net/mac.h"
 
 namespace weft::api {
@@ -109,10 +110,8 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartLocalApi(const std::string& s
                                                             grpc::Service* service) {
   std::string dir = socket_path.substr(0, socket_path.rfind('/'));
   if (!dir.empty()) {
-    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return absl::InternalError(absl::StrCat("create ", dir, ": ", strerror(errno)));
-    }
-    chmod(dir.c_str(), 0700);
+    if (auto s = MakeDirs(dir, 0700); !s.ok()) return s;
+    chmod(dir.c_str(), 0700);  // also when it existed
   }
   unlink(socket_path.c_str());  // a stale socket of a previous run
   grpc::ServerBuilder builder;

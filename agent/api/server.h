@@ -48,8 +48,8 @@ class AgentService final : public weft::agent::v1::Agent::Service {
   ApiOptions options_;
 };
 
-// Serves `service` on unix:`socket_path`. The socket's folder is created with
-// mode 0700 and the socket is made 0600: only root may talk to the agent.
+// Serves `service` on unix:`socket_path`. The socket's folder (and missing
+// parents) is created with mode 0700 and the socket is made 0600: only root may talk to the agent.
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartLocalApi(const std::string& socket_path,
                                                             grpc::Service* service);
 

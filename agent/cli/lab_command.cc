@@ -15,6 +15,7 @@
 #include "agent/lab/controller.h"
 #include "agent/lab/lab.h"
 #include "agent/lab/plan.h"
+#include "common/file_util.h"
 
 namespace weft::cli {
 namespace {
@@ -53,16 +54,10 @@ bool CheckRoot(const std::string& name, std::ostream& err) {
   return false;
 }
 
-std::string SelfExe() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
 // A binary shipped with weft: next to it (an install), else where Bazel puts
 // it relative to weft (bazel-bin/agent/cli/weft -> bazel-bin/<package>/<name>).
 std::string Companion(const std::string& name, const std::string& bazel_package) {
-  const std::string exe = SelfExe();
+  const std::string exe = SelfExecutable();
   const std::string dir = exe.substr(0, exe.rfind('/'));
   for (const std::string& candidate :
        {absl::StrCat(dir, "/", name), absl::StrCat(dir, "/../../", bazel_package, "/", name)}) {
@@ -76,7 +71,7 @@ std::string Companion(const std::string& name, const std::string& bazel_package)
 // The Weft extension image (OCI layout): next to weft, else where Bazel puts it
 // (bazel-bin/extension/weft-extension.oci).
 std::string ExtensionImage() {
-  const std::string exe = SelfExe();
+  const std::string exe = SelfExecutable();
   const std::string dir = exe.substr(0, exe.rfind('/'));
   for (const std::string& candidate : {absl::StrCat(dir, "/weft-extension.oci"),
                                        absl::StrCat(dir, "/../../extension/weft-extension.oci")}) {
@@ -167,7 +162,7 @@ int LabUpCommand(const std::vector<std::string>& args, std::ostream& out, std::o
   up.state_dir = flags["state-dir"].as<std::string>();
   up.agent_binary = flags["agent"].as<std::string>();
   up.cni_plugin = flags["cni-plugin"].as<std::string>();
-  up.weft_binary = SelfExe();
+  up.weft_binary = SelfExecutable();
   up.settle_timeout = absl::Seconds(std::max(0, flags["wait"].as<int>()));
   up.agent_timeout = absl::Seconds(std::max(1, flags["agent-timeout"].as<int>()));
   up.talos = flags.count("talos") > 0;

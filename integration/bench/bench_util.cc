@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "common/file_util.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -281,10 +282,8 @@ std::string Runfile(const std::string& workspace_path) {
       if (access(p.c_str(), F_OK) == 0) return p;
     }
   }
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n > 0) {
-    std::string p = absl::StrCat(std::string(exe, static_cast<size_t>(n)), ".runfiles/", rel);
+  if (std::string exe = SelfExecutable(); !exe.empty()) {
+    std::string p = absl::StrCat(exe, ".runfiles/", rel);
     if (access(p.c_str(), F_OK) == 0) return p;
   }
   return workspace_path;  // `bazel run` starts us in the runfiles tree
