@@ -104,7 +104,9 @@ absl::Status Agent::Run(absl::Notification* stop) {
 
   nodes_ = std::make_unique<kubeprism::Informer<kubeprism::Node>>(transport_);
   nodes_->AddHandlers({[this](const kubeprism::Node&) { Wake(); },
-                       [this](const kubeprism::Node&, const kubeprism::Node&) { Wake(); },
+                       [this](const kubeprism::Node& before, const kubeprism::Node& after) {
+                         if (ViewInputsChanged(before, after)) Wake();
+                       },
                        [this](const kubeprism::Node&) { Wake(); }});
   nodes_->Start();
 
@@ -128,7 +130,7 @@ absl::Status Agent::Run(absl::Notification* stop) {
   }
   pods_->Start();
 
-  reconciler_ = std::thread([this, stop] { ReconcileLoop(stop); });
+  reconciler_ = std::thread([this] { ReconcileLoop(); });
   Log(LogLevel::kInfo, absl::StrCat("ready: ", endpoints_->List().size(), " endpoints, pod CIDRs ",
                                     absl::StrJoin(endpoints_->pod_cidrs(), ", ",
                                                   [](std::string* o, const net::IpPrefix& p) {
@@ -137,6 +139,10 @@ absl::Status Agent::Run(absl::Notification* stop) {
   stop->WaitForNotification();
 
   Log(LogLevel::kInfo, "stopping; the datapath stays in place");
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+  }
   reconciler_.join();
   server_->Shutdown();
   pods_->Stop();
@@ -199,7 +205,7 @@ absl::Status Agent::StartDatapath(const routing::NodeInfo& self) {
   }
   // Until the first reconcile pass knows the other nodes: our own pod CIDRs.
   RETURN_IF_ERROR(datapath_->SetNonMasqueradeCidrs(
-      NonMasqueradeCidrs(BuildClusterView(Raw(nodes_->List())), config_.native_routing_cidr)));
+      NonMasqueradeCidrs(CurrentView(), config_.native_routing_cidr)));
   int device_mtu = devices_.front().mtu;
   for (const auto& d : devices_) device_mtu = std::min(device_mtu, d.mtu);
   pod_mtu_ = config_.mtu > 0 ? config_.mtu
@@ -217,7 +223,6 @@ absl::Status Agent::StartDatapath(const routing::NodeInfo& self) {
 }
 
 absl::Status Agent::StartApi() {
-  RETURN_IF_ERROR(MakeDirs(config_.run_dir, 0700));
   api::ApiOptions options{config_.node_name, pod_mtu_,
                           [this](weft::agent::v1::AgentStatus* s) { FillStatus(s); }};
   service_ = std::make_unique<api::AgentService>(endpoints_.get(), std::move(options));
@@ -234,23 +239,22 @@ absl::Status Agent::StartApi() {
   return absl::OkStatus();
 }
 
-void Agent::ReconcileLoop(absl::Notification* stop) {
+void Agent::ReconcileLoop() {
   absl::Time last = absl::InfinitePast();
-  while (!stop->HasBeenNotified()) {
-    bool due;
+  for (;;) {
     {
       absl::MutexLock l(&mu_);
-      // A pod gone from the API is checked again every second until its
+      // Sleeps until a change (Wake), the stop, or the next periodic pass. A
+      // pod gone from the API is checked again every second until its
       // endpoint is released (or the pod is back), not only at the resync.
-      absl::Duration interval = leaks_.pending() ? absl::Seconds(1) : options_.resync;
-      due = dirty_ || absl::Now() - last >= interval;
+      const absl::Duration interval = leaks_.pending() ? absl::Seconds(1) : options_.resync;
+      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return dirty_ || stopping_; };
+      mu_.AwaitWithDeadline(absl::Condition(&woken), last + interval);
+      if (stopping_) return;
       dirty_ = false;
     }
-    if (due) {
-      ReconcileOnce();
-      last = absl::Now();
-    }
-    stop->WaitForNotificationWithTimeout(absl::Milliseconds(100));
+    ReconcileOnce();
+    last = absl::Now();
   }
 }
 
@@ -323,21 +327,28 @@ std::vector<std::string> Agent::ReclaimLeaks() {
   for (const auto& p : pods_->List()) live_pods.insert(p->meta.Key());
   std::vector<EndpointRef> refs;
   for (const auto& r : endpoints_->List()) {
-    refs.push_back({r.owner.container_id, r.owner.pod_namespace + "/" + r.owner.pod_name});
+    refs.push_back({r.owner.container_id, r.owner.ifname,
+                    r.owner.pod_namespace + "/" + r.owner.pod_name});
   }
-  absl::flat_hash_set<std::string> keep = leaks_.Pass(refs, live_pods, absl::Now());
-  if (keep.size() == refs.size()) return {};
-  auto released = endpoints_->Reconcile(keep);
-  if (!released.ok()) return {absl::StrCat("reclaim leaked addresses: ", released.status().message())};
-  for (const auto& r : *released) {
+  // Released one by one, as CNI DEL would: an endpoint added meanwhile is
+  // never among them.
+  std::vector<std::string> problems;
+  for (const EndpointRef& leaked : leaks_.Pass(refs, live_pods, absl::Now())) {
+    auto released = endpoints_->Release(leaked.container_id, leaked.ifname);
+    if (!released.ok()) {
+      problems.push_back(absl::StrCat("release the addresses of ", leaked.pod, ": ",
+                                      released.status().message()));
+      continue;
+    }
+    if (!released->has_value()) continue;  // a CNI DEL came first
+    const endpoints::EndpointRecord& r = **released;
     std::vector<std::string> ips;
     for (const auto& ip : r.addresses) ips.push_back(ip.ToString());
-    Log(LogLevel::kInfo, absl::StrCat("released ", absl::StrJoin(ips, ","), " of ",
-                                      r.owner.pod_namespace, "/", r.owner.pod_name,
+    Log(LogLevel::kInfo, absl::StrCat("released ", absl::StrJoin(ips, ","), " of ", leaked.pod,
                                       ": the pod is no longer on this node"));
     if (!r.host_ifname.empty()) (void)nl_->DeleteLink(r.host_ifname);  // gone with the netns, usually
   }
-  return {};
+  return problems;
 }
 
 void Agent::FillStatus(weft::agent::v1::AgentStatus* status) {
@@ -348,7 +359,7 @@ void Agent::FillStatus(weft::agent::v1::AgentStatus* status) {
   kubeprism::InformerStats stats = nodes_->Stats();
   bool connected = stats.state == kubeprism::SyncState::kSynced;
   status->set_api_connected(connected);
-  status->set_node_count(static_cast<int32_t>(nodes_->List().size()));
+  status->set_node_count(static_cast<int32_t>(stats.objects));
   absl::MutexLock l(&mu_);
   for (const auto& p : start_problems_) status->add_problems(p);
   for (const auto& p : problems_) status->add_problems(p);

@@ -67,7 +67,7 @@ class Agent {
   absl::StatusOr<routing::NodeInfo> WaitForLocalNode(absl::Notification* stop);
   absl::Status StartDatapath(const routing::NodeInfo& self);
   absl::Status StartApi();
-  void ReconcileLoop(absl::Notification* stop);
+  void ReconcileLoop();
   void ReconcileOnce();
   std::vector<std::string> SyncRoutes(const ClusterView& view);
   std::vector<std::string> ReclaimLeaks();
@@ -89,11 +89,12 @@ class Agent {
   std::unique_ptr<grpc::Server> server_;
   std::vector<NativeDevice> devices_;
   int tunnel_index_ = 0;  // weft_vxlan as last attached (tunnel mode)
-  LeakTracker leaks_;
+  LeakTracker leaks_;  // reconcile thread only
   std::thread reconciler_;
 
   absl::Mutex mu_;
   bool dirty_ ABSL_GUARDED_BY(mu_) = true;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::string> problems_ ABSL_GUARDED_BY(mu_);  // of the last pass
   std::vector<std::string> start_problems_ ABSL_GUARDED_BY(mu_);
   int pod_mtu_ = 1500;

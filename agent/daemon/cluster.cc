@@ -6,13 +6,6 @@
 
 namespace weft::daemon {
 
-const routing::NodeInfo* ClusterView::Find(const std::string& name) const {
-  for (const auto& n : nodes) {
-    if (n.name == name) return &n;
-  }
-  return nullptr;
-}
-
 ClusterView BuildClusterView(const std::vector<const kubeprism::Node*>& nodes) {
   ClusterView view;
   for (const kubeprism::Node* node : nodes) {
@@ -42,6 +35,15 @@ ClusterView BuildClusterView(const std::vector<const kubeprism::Node*>& nodes) {
   std::sort(view.nodes.begin(), view.nodes.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
   return view;
+}
+
+bool ViewInputsChanged(const kubeprism::Node& before, const kubeprism::Node& after) {
+  auto same_address = [](const kubeprism::NodeAddress& a, const kubeprism::NodeAddress& b) {
+    return a.type == b.type && a.address == b.address;
+  };
+  return before.pod_cidrs != after.pod_cidrs ||
+         !std::equal(before.addresses.begin(), before.addresses.end(), after.addresses.begin(),
+                     after.addresses.end(), same_address);
 }
 
 std::vector<net::IpPrefix> NonMasqueradeCidrs(const ClusterView& view,

@@ -19,11 +19,13 @@ struct ClusterView {
   // One line per unusable field ("node n2: podCIDRs[0] \"x\": ..."). A node
   // with a bad field keeps its other, valid fields.
   std::vector<std::string> problems;
-
-  const routing::NodeInfo* Find(const std::string& name) const;
 };
 
 ClusterView BuildClusterView(const std::vector<const kubeprism::Node*>& nodes);
+
+// Whether an update of a Node changes what the view is built from (pod CIDRs,
+// addresses). Most Node updates are the kubelet's status heartbeats: no change.
+bool ViewInputsChanged(const kubeprism::Node& before, const kubeprism::Node& after);
 
 // Destinations that are not masqueraded: the configured native-routing CIDR,
 // every node's pod CIDRs, and every node's InternalIP (as a host prefix: other

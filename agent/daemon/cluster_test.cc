@@ -25,8 +25,6 @@ TEST(ClusterViewTest, NodesSortedWithParsedAddresses) {
   EXPECT_EQ(v.nodes[0].pod_cidrs[1].ToString(), "fd00:10:244::/64");
   EXPECT_EQ(v.nodes[1].internal_ips[0].ToString(), "192.168.1.11");
   EXPECT_TRUE(v.problems.empty());
-  EXPECT_EQ(v.Find("b"), &v.nodes[1]);
-  EXPECT_EQ(v.Find("c"), nullptr);
 }
 
 TEST(ClusterViewTest, BadFieldsAreReportedAndTheRestKept) {
@@ -53,6 +51,22 @@ TEST(ClusterViewTest, NonMasqueradeCidrsAreTheClusterWithoutDuplicates) {
   EXPECT_EQ(NonMasqueradeCidrs(v, std::nullopt).size(), 3u);
   ClusterView twice = BuildClusterView({&a, &a});
   EXPECT_EQ(NonMasqueradeCidrs(twice, std::nullopt).size(), 2u);
+}
+
+TEST(ClusterViewTest, OnlyCidrAndAddressChangesAreViewChanges) {
+  auto a = MakeNode("a", {"10.244.0.0/24"}, {"192.168.1.10"});
+  auto heartbeat = a;
+  heartbeat.meta.resource_version = "2";
+  EXPECT_FALSE(ViewInputsChanged(a, heartbeat));
+  auto moved = a;
+  moved.addresses[0].address = "192.168.1.99";
+  EXPECT_TRUE(ViewInputsChanged(a, moved));
+  auto more = a;
+  more.addresses.push_back({"ExternalIP", "203.0.113.5"});
+  EXPECT_TRUE(ViewInputsChanged(a, more));
+  auto recidr = a;
+  recidr.pod_cidrs = {"10.244.9.0/24"};
+  EXPECT_TRUE(ViewInputsChanged(a, recidr));
 }
 
 }  // namespace

@@ -19,7 +19,12 @@ namespace weft::daemon {
 
 struct EndpointRef {
   std::string container_id;
+  std::string ifname;
   std::string pod;  // "namespace/name"
+
+  friend bool operator==(const EndpointRef& a, const EndpointRef& b) {
+    return a.container_id == b.container_id && a.ifname == b.ifname && a.pod == b.pod;
+  }
 };
 
 class LeakTracker {
@@ -27,18 +32,20 @@ class LeakTracker {
   explicit LeakTracker(absl::Duration grace) : grace_(grace) {}
 
   // One pass at time `now`. `live_pods` are "namespace/name" of this node's
-  // Pods in the API. Returns the container IDs to keep (all but the leaked).
-  absl::flat_hash_set<std::string> Pass(const std::vector<EndpointRef>& endpoints,
-                                        const absl::flat_hash_set<std::string>& live_pods,
-                                        absl::Time now);
+  // Pods in the API. Returns the leaked endpoints, for the caller to release
+  // one by one. A leaked endpoint stays leaked on later passes until it is no
+  // longer among `endpoints` (so a failed release is retried at once).
+  std::vector<EndpointRef> Pass(const std::vector<EndpointRef>& endpoints,
+                                const absl::flat_hash_set<std::string>& live_pods, absl::Time now);
 
-  // True while some endpoint's pod is missing but its grace has not run out:
-  // the caller should pass again soon rather than at its slow resync.
+  // True while some endpoint's pod is missing: the caller should pass again
+  // soon rather than at its slow resync.
   bool pending() const { return !missing_since_.empty(); }
 
  private:
   const absl::Duration grace_;
-  absl::flat_hash_map<std::string, absl::Time> missing_since_;  // by container ID
+  // By "container ID/ifname" (the CNI key of an endpoint).
+  absl::flat_hash_map<std::string, absl::Time> missing_since_;
 };
 
 }  // namespace weft::daemon

@@ -211,24 +211,6 @@ std::vector<EndpointRecord> EndpointManager::List() {
   return records_;
 }
 
-absl::StatusOr<std::vector<EndpointRecord>> EndpointManager::Reconcile(
-    const absl::flat_hash_set<std::string>& live_containers) {
-  absl::MutexLock l(&mu_);
-  std::vector<EndpointRecord> released;
-  for (auto it = records_.begin(); it != records_.end();) {
-    if (live_containers.contains(it->owner.container_id)) {
-      ++it;
-      continue;
-    }
-    UnprogramLocked(*it);
-    released.push_back(*it);
-    it = records_.erase(it);
-  }
-  allocator_.Reconcile(live_containers);
-  if (auto s = PersistLocked(); !s.ok()) return s;
-  return released;
-}
-
 std::vector<std::string> EndpointManager::Reprogram() {
   absl::MutexLock l(&mu_);
   std::vector<std::string> problems;

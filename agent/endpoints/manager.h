@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/datapath/datapath.h"
@@ -53,10 +52,6 @@ class EndpointManager {
   std::optional<EndpointRecord> Get(const std::string& container_id, const std::string& ifname);
   std::vector<EndpointRecord> List();
 
-  // Releases endpoints whose container is not in `live_containers` (addresses
-  // leaked by a crash, pods deleted while the agent was down).
-  absl::StatusOr<std::vector<EndpointRecord>> Reconcile(
-      const absl::flat_hash_set<std::string>& live_containers);
   // Writes every registered endpoint into the datapath again (after a restart or
   // an upgrade of the programs). Returns one line per endpoint that failed.
   std::vector<std::string> Reprogram();

@@ -92,20 +92,6 @@ std::vector<Allocation> Allocator::Release(const std::string& container_id,
   return out;
 }
 
-std::vector<Allocation> Allocator::Reconcile(
-    const absl::flat_hash_set<std::string>& live_containers) {
-  std::vector<Allocation> out;
-  for (auto it = by_address_.begin(); it != by_address_.end();) {
-    if (!live_containers.contains(it->second.container_id)) {
-      out.push_back({it->first, it->second});
-      it = by_address_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  return out;
-}
-
 std::vector<Allocation> Allocator::List() const {
   std::vector<Allocation> out;
   for (const auto& [addr, o] : by_address_) out.push_back({addr, o});

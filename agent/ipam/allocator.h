@@ -11,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "common/net/ip.h"
 
@@ -42,9 +41,6 @@ class Allocator {
   absl::StatusOr<Allocation> Allocate(const Owner& owner, net::Family family);
   // Releases every address of (container_id, ifname); idempotent.
   std::vector<Allocation> Release(const std::string& container_id, const std::string& ifname);
-  // Releases addresses whose container is not in `live_containers` (leaked by a
-  // crash between ADD and DEL, or a DEL that never came).
-  std::vector<Allocation> Reconcile(const absl::flat_hash_set<std::string>& live_containers);
 
   std::vector<Allocation> List() const;
   const std::vector<net::IpPrefix>& pools() const { return pools_; }

@@ -55,16 +55,6 @@ TEST(AllocatorTest, WrapsAroundToReleasedAddresses) {
   EXPECT_EQ(c->address.ToString(), "10.244.1.1");
 }
 
-TEST(AllocatorTest, ReconcileReleasesOnlyDeadContainers) {
-  Allocator a = NewAllocator("10.244.1.0/24");
-  ASSERT_TRUE(a.Allocate(Pod("live"), Family::kV4).ok());
-  ASSERT_TRUE(a.Allocate(Pod("leaked"), Family::kV4).ok());
-  auto released = a.Reconcile({"live"});
-  ASSERT_EQ(released.size(), 1u);
-  EXPECT_EQ(released[0].owner.container_id, "leaked");
-  EXPECT_EQ(a.in_use(), 1u);
-}
-
 TEST(AllocatorTest, StateSurvivesARestartAndNeverDoublesAnAddress) {
   Allocator a = NewAllocator("10.244.1.0/24");
   auto p1 = *a.Allocate(Pod("p1"), Family::kV4);
