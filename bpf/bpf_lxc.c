@@ -18,7 +18,7 @@
  * the pod. Local pods are reached directly (redirect into their namespace);
  * other destinations are forwarded with a FIB lookup and sent out of the right
  * device with its neighbour resolved, without walking the host's IP stack. What
- * the fast path cannot handle (no route, masquerade, ARP, IPv6 for now) goes to
+ * the fast path cannot handle (no route, ARP, IPv6 for now) goes to
  * the stack unchanged.
  */
 SEC("tc")

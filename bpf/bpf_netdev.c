@@ -13,9 +13,15 @@
 #include "bpf/lib/snat.h"
 
 /* Attached at tc ingress of the native devices (towards other nodes and the
- * outside): replies to masqueraded flows get their pod back as destination,
- * and packets for a pod on this node go straight into the pod's namespace.
- * Everything else (the host's own traffic) is the host's business.
+ * outside): packets for a pod on this node go straight into the pod's
+ * namespace, and replies to masqueraded flows get their pod back as
+ * destination first. Everything else (the host's own traffic) is the host's
+ * business.
+ *
+ * The endpoint lookup comes first: it is the common case (pod traffic from
+ * other nodes, decapsulated overlay traffic), and a masquerade reply is never
+ * addressed to a pod (it comes back to the node's address), so only packets
+ * that miss pay for the reverse-NAT parse and lookup.
  */
 SEC("tc")
 int weft_from_netdev(struct __sk_buff *skb)
@@ -27,22 +33,24 @@ int weft_from_netdev(struct __sk_buff *skb)
 	ip = ipv4_hdr(skb);
 	if (!ip)
 		return TC_ACT_OK;
+	ep = lookup_endpoint4(ip->daddr);
+	if (ep) {
+		/* UDP sent to the pod's own address by a peer outside the
+		 * cluster's CIDRs: the pod's replies must keep that address. */
+		if (ip->protocol == IPPROTO_UDP && masq4_peer_outside(ip->saddr))
+			snat4_mark_inbound(skb, ip);
+		return redirect_to_endpoint(skb, ip, ep);
+	}
 	ret = snat4_reverse(skb, ip);
 	if (ret < 0)
 		return TC_ACT_SHOT;
-	if (ret == 0) {
-		ip = ipv4_hdr(skb); /* rewritten: pointers are stale */
-		if (!ip)
-			return TC_ACT_SHOT;
-	}
-	ep = lookup_endpoint4(ip->daddr);
-	if (!ep)
+	if (ret == NAT_PUNT)
 		return TC_ACT_OK;
-	/* Sent to the pod's own address by a peer outside the cluster's CIDRs:
-	 * the pod's replies must keep that address. */
-	if (ret == NAT_PUNT && masq4_peer_outside(ip->saddr))
-		snat4_mark_inbound(skb, ip);
-	return redirect_to_endpoint(skb, ip, ep);
+	ip = ipv4_hdr(skb); /* rewritten: pointers are stale */
+	if (!ip)
+		return TC_ACT_SHOT;
+	ep = lookup_endpoint4(ip->daddr);
+	return ep ? redirect_to_endpoint(skb, ip, ep) : TC_ACT_OK;
 }
 
 /* Attached at tc egress of the native devices: everything that leaves the node

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <cerrno>
 #include <cstring>
 
@@ -185,15 +186,25 @@ class DatapathImpl : public Datapath {
 
   absl::Status SetNonMasqueradeCidrs(const std::vector<net::IpPrefix>& cidrs) override {
     int fd = bpf_map__fd(netdev_->maps.weft_nonmasq4_v1);
-    // Add before removing, so a prefix in both the old and the new set is
-    // never missing, not even for one packet.
     std::vector<nonmasq4_key> want;
     for (const auto& p : cidrs) {
-      if (p.family() != net::Family::kV4) continue;
-      want.push_back(NonMasqKeyOf(p));
+      if (p.family() == net::Family::kV4) want.push_back(NonMasqKeyOf(p));
+    }
+    // Called on every reconcile pass: the same set as last time is no work.
+    if (nonmasq_ && std::equal(want.begin(), want.end(), nonmasq_->begin(), nonmasq_->end(), SameKey)) {
+      return absl::OkStatus();
+    }
+    if (want.size() > WEFT_NONMASQ4_MAX) {
+      return absl::InvalidArgumentError(absl::StrCat(want.size(),
+                                                     " non-masquerade prefixes: more than the map holds (",
+                                                     WEFT_NONMASQ4_MAX, ")"));
+    }
+    // Add before removing, so a prefix in both the old and the new set is
+    // never missing, not even for one packet.
+    for (const auto& key : want) {
       __u32 value = 0;
-      if (bpf_map_update_elem(fd, &want.back(), &value, BPF_ANY) != 0) {
-        return Errno(absl::StrCat("update non-masquerade map for ", p.ToString()), errno);
+      if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
+        return Errno("update the non-masquerade map", errno);
       }
     }
     std::vector<nonmasq4_key> stale;
@@ -212,6 +223,7 @@ class DatapathImpl : public Datapath {
         return Errno("delete from non-masquerade map", errno);
       }
     }
+    nonmasq_ = std::move(want);
     return absl::OkStatus();
   }
 
@@ -260,6 +272,9 @@ class DatapathImpl : public Datapath {
   bpf_lxc* lxc_;
   bpf_netdev* netdev_;
   BpfEndpointMap endpoints_;
+  // The map's contents as this process last wrote them (none yet: the pinned
+  // map may hold a previous run's set).
+  std::optional<std::vector<nonmasq4_key>> nonmasq_;
 };
 
 }  // namespace

@@ -30,6 +30,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/netlink/netlink.h"
+#include "bpf/maps/nat.h"
 #include "bpf/maps/netdev.h"
 #include "bpf/maps/nonmasq.h"
 #include "common/net/mac.h"
@@ -347,7 +348,9 @@ bool Carries(const ScopedFd& from, const ScopedFd& to, const std::string& msg) {
 }
 
 // One UDP exchange: `client` sends to server's address, `server` answers the
-// address the datagram came from. Returns that address (empty ip: no exchange).
+// address the datagram came from, and the answer must come back from the
+// address the client sent to (a reply whose source was translated does not
+// count). Returns the address the server saw (empty ip: no exchange).
 Peer UdpExchange(const ScopedFd& client, const ScopedFd& server, const std::string& server_ip,
                  int timeout_ms) {
   sockaddr_in to = SockAddr(server_ip, LocalPort(server));
@@ -360,13 +363,20 @@ Peer UdpExchange(const ScopedFd& client, const ScopedFd& server, const std::stri
   socklen_t len = sizeof(from);
   if (recvfrom(server.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len) != 4 ||
       sendto(server.get(), "pong", 4, 0, reinterpret_cast<sockaddr*>(&from), len) != 4 ||
-      !Readable(client, timeout_ms) || recv(client.get(), buf, sizeof(buf), 0) != 4) {
+      !Readable(client, timeout_ms)) {
+    return {};
+  }
+  sockaddr_in answered{};
+  socklen_t answered_len = sizeof(answered);
+  if (recvfrom(client.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&answered),
+               &answered_len) != 4 ||
+      answered.sin_addr.s_addr != to.sin_addr.s_addr || answered.sin_port != to.sin_port) {
     return {};
   }
   return PeerOf(from);
 }
 
-bool InNatRange(uint16_t port) { return port >= 61000; }  // 61000-65535
+bool InNatRange(uint16_t port) { return port >= WEFT_NAT_PORT_MIN && port <= WEFT_NAT_PORT_MAX; }
 
 // Turns TX checksum offload off on `dev` of `ns`. Veth receivers trust a
 // packet whose checksum is still to be completed (CHECKSUM_PARTIAL), so a

@@ -22,7 +22,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } WEFT_NETDEV_MAP SEC(".maps");
 
-/* Destinations reached without masquerade (pod CIDR, native-routing CIDR). */
+/* Destinations reached without masquerade (see bpf/maps/nonmasq.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, WEFT_NONMASQ4_MAX);
@@ -56,7 +56,9 @@ static __always_inline bool masq4_needed(const struct netdev_info *dev, const st
 {
 	if (!(dev->flags & WEFT_NETDEV_F_MASQUERADE) || !dev->masq_addr4)
 		return false;
-	if (ip->daddr == dev->masq_addr4)
+	/* The host's own packets (and overlay packets it encapsulated) carry
+	 * the device's address: no endpoint lookup for them. */
+	if (ip->daddr == dev->masq_addr4 || ip->saddr == dev->masq_addr4)
 		return false;
 	if (!lookup_endpoint4(ip->saddr))
 		return false;
