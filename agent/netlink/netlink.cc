@@ -303,22 +303,38 @@ absl::StatusOr<std::vector<std::vector<uint8_t>>> Netlink::Dump(std::vector<uint
   return out;
 }
 
+absl::StatusOr<Link> Netlink::GetOneLink(std::vector<uint8_t>& msg, const std::string& what) {
+  std::optional<Link> link;
+  absl::Status s = Exchange(msg, 0, what, [&](const nlmsghdr* r, absl::Status* status) {
+    if (r->nlmsg_type == NLMSG_ERROR) {
+      int err = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(r))->error;
+      *status = err == 0 ? absl::OkStatus() : Errno(what, -err);
+      return true;
+    }
+    if (r->nlmsg_type != RTM_NEWLINK) return false;
+    const auto* p = reinterpret_cast<const uint8_t*>(r);
+    link = ParseLink(std::vector<uint8_t>(p, p + r->nlmsg_len));
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!link) return absl::NotFoundError(absl::StrCat(what, ": no such device"));
+  return *link;
+}
+
 absl::StatusOr<Link> Netlink::GetLink(const std::string& name) {
-  auto links = ListLinks();
-  if (!links.ok()) return links.status();
-  for (auto& l : *links) {
-    if (l.name == name) return l;
-  }
-  return absl::NotFoundError(absl::StrCat("get link ", name, ": no such device"));
+  Request req(RTM_GETLINK, 0);
+  ifinfomsg ifi{};
+  req.Header(ifi);
+  req.AttrStr(IFLA_IFNAME, name);
+  return GetOneLink(req.Finish(), absl::StrCat("get link ", name));
 }
 
 absl::StatusOr<Link> Netlink::GetLink(int index) {
-  auto links = ListLinks();
-  if (!links.ok()) return links.status();
-  for (auto& l : *links) {
-    if (l.index == index) return l;
-  }
-  return absl::NotFoundError(absl::StrCat("link #", index, " does not exist"));
+  Request req(RTM_GETLINK, 0);
+  ifinfomsg ifi{};
+  ifi.ifi_index = index;
+  req.Header(ifi);
+  return GetOneLink(req.Finish(), absl::StrCat("link #", index));
 }
 
 absl::StatusOr<std::vector<Link>> Netlink::ListLinks() {

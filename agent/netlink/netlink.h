@@ -158,6 +158,9 @@ class Netlink {
   // Sends a dump request and collects every reply message.
   absl::StatusOr<std::vector<std::vector<uint8_t>>> Dump(std::vector<uint8_t>& msg,
                                                           const std::string& what);
+  // Sends a request for one link (by index or IFLA_IFNAME): one message back,
+  // not a dump of every link.
+  absl::StatusOr<Link> GetOneLink(std::vector<uint8_t>& msg, const std::string& what);
   int fd_;
   uint32_t seq_ = 1;
 };

@@ -16,9 +16,7 @@ RoutePlan PlanDirectRoutes(const std::string& local_node, const std::vector<Node
   for (const auto& n : nodes) {
     if (n.name == local_node) continue;
     for (const auto& cidr : n.pod_cidrs) {
-      bool overlaps_ours = std::any_of(own_cidrs.begin(), own_cidrs.end(),
-                                       [&](const net::IpPrefix& o) { return o.Overlaps(cidr); });
-      if (overlaps_ours) {
+      if (OverlapsAny(cidr, own_cidrs)) {
         plan.problems.push_back(absl::StrCat("node ", n.name, ": pod CIDR ", cidr.ToString(),
                                              " overlaps this node's pod CIDR; not routed"));
         continue;
@@ -50,24 +48,25 @@ RoutePlan PlanDirectRoutes(const std::string& local_node, const std::vector<Node
       plan.routes.push_back({cidr, via, via_subnet->device, n.name});
     }
   }
-  std::sort(plan.routes.begin(), plan.routes.end(), [](const Route& a, const Route& b) {
-    return a.dst.address() < b.dst.address() ||
-           (a.dst.address() == b.dst.address() && a.dst.length() < b.dst.length());
-  });
+  std::sort(plan.routes.begin(), plan.routes.end(), RouteLess);
   return plan;
+}
+
+bool RouteLess(const Route& a, const Route& b) {
+  return a.dst.address() < b.dst.address() ||
+         (a.dst.address() == b.dst.address() && a.dst.length() < b.dst.length());
+}
+
+bool OverlapsAny(const net::IpPrefix& cidr, const std::vector<net::IpPrefix>& others) {
+  return std::any_of(others.begin(), others.end(),
+                     [&](const net::IpPrefix& o) { return o.Overlaps(cidr); });
 }
 
 RouteDiff Diff(const std::vector<Route>& installed, const std::vector<Route>& desired) {
   RouteDiff d;
-  for (const auto& want : desired) {
-    if (std::find(installed.begin(), installed.end(), want) == installed.end()) d.add.push_back(want);
-  }
-  for (const auto& have : installed) {
-    bool still_wanted = std::any_of(desired.begin(), desired.end(),
-                                    [&](const Route& r) { return r.dst == have.dst; });
-    // A route whose next hop changed is replaced by `add`, not removed.
-    if (!still_wanted) d.remove.push_back(have);
-  }
+  // A route whose next hop changed is replaced by `add`, not removed.
+  DiffBy(installed, desired, [](const Route& a, const Route& b) { return a.dst == b.dst; }, &d.add,
+         &d.remove);
   return d;
 }
 

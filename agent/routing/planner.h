@@ -4,6 +4,7 @@
 #ifndef WEFT_AGENT_ROUTING_PLANNER_H_
 #define WEFT_AGENT_ROUTING_PLANNER_H_
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,27 @@ struct RoutePlan {
 // with ARP/ND, no gateway in between). Deterministic order.
 RoutePlan PlanDirectRoutes(const std::string& local_node, const std::vector<NodeInfo>& nodes,
                            const std::vector<LocalSubnet>& local_subnets);
+
+// Orders routes by destination (address, then length): plans are deterministic.
+bool RouteLess(const Route& a, const Route& b);
+
+bool OverlapsAny(const net::IpPrefix& cidr, const std::vector<net::IpPrefix>& others);
+
+// The diff of kernel entries of any kind: `add` gets the desired entries not
+// installed exactly as they are (missing, or to replace), `remove` the
+// installed ones with no desired entry of the same key.
+template <typename T, typename SameKey>
+void DiffBy(const std::vector<T>& installed, const std::vector<T>& desired, SameKey same_key,
+            std::vector<T>* add, std::vector<T>* remove) {
+  for (const auto& want : desired) {
+    if (std::find(installed.begin(), installed.end(), want) == installed.end()) add->push_back(want);
+  }
+  for (const auto& have : installed) {
+    bool wanted = std::any_of(desired.begin(), desired.end(),
+                              [&](const T& want) { return same_key(want, have); });
+    if (!wanted) remove->push_back(have);
+  }
+}
 
 struct RouteDiff {
   std::vector<Route> add;     // missing or different next hop: replace

@@ -22,11 +22,6 @@ std::vector<net::IpPrefix> V4Cidrs(const std::vector<net::IpPrefix>& cidrs) {
   return out;
 }
 
-bool OverlapsAny(const net::IpPrefix& cidr, const std::vector<net::IpPrefix>& others) {
-  return std::any_of(others.begin(), others.end(),
-                     [&](const net::IpPrefix& o) { return o.Overlaps(cidr); });
-}
-
 // A remote node that passed the checks of its own fields; conflicts between
 // remote nodes are found afterwards.
 struct Candidate {
@@ -36,22 +31,6 @@ struct Candidate {
   std::vector<bool> keep;            // per CIDR: no conflict with another node
   bool dropped = false;              // shares its InternalIP with another node
 };
-
-// Installed entries to add (desired, not installed as they are) and to remove
-// (installed, no desired entry with the same key).
-template <typename T, typename SameKey>
-void DiffBy(const std::vector<T>& installed, const std::vector<T>& desired, SameKey same_key,
-            std::vector<T>* add, std::vector<T>* remove) {
-  for (const auto& want : desired) {
-    bool present = std::find(installed.begin(), installed.end(), want) != installed.end();
-    if (!present) add->push_back(want);
-  }
-  for (const auto& have : installed) {
-    bool wanted = std::any_of(desired.begin(), desired.end(),
-                              [&](const T& want) { return same_key(want, have); });
-    if (!wanted) remove->push_back(have);
-  }
-}
 
 }  // namespace
 
@@ -186,10 +165,7 @@ TunnelPlan PlanTunnel(const std::string& local_node, const std::vector<NodeInfo>
     e.neighbors.push_back({*gateway, mac, c.node->name});
     e.fdb.push_back({mac, c.underlay, c.node->name});
   }
-  std::sort(e.routes.begin(), e.routes.end(), [](const Route& a, const Route& b) {
-    return a.dst.address() < b.dst.address() ||
-           (a.dst.address() == b.dst.address() && a.dst.length() < b.dst.length());
-  });
+  std::sort(e.routes.begin(), e.routes.end(), RouteLess);
   std::sort(e.neighbors.begin(), e.neighbors.end(),
             [](const TunnelNeighbor& a, const TunnelNeighbor& b) { return a.ip < b.ip; });
   std::sort(e.fdb.begin(), e.fdb.end(),
