@@ -1,5 +1,7 @@
 #include "kubeprism/testing/lab_apiserver.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -226,6 +228,24 @@ absl::StatusOr<std::unique_ptr<LabApiServer>> LabApiServer::Start(LabApiServerOp
   auto server = std::make_unique<LabApiServerImpl>(std::move(options));
   RETURN_IF_ERROR(server->Init());
   return std::unique_ptr<LabApiServer>(std::move(server));
+}
+
+absl::StatusOr<std::vector<LabRule>> ParseLabRulesYaml(const std::string& text,
+                                                      const std::string& source) {
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (!root.IsSequence()) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": expected a list of rules"));
+    }
+    std::vector<LabRule> rules;
+    for (const YAML::Node& node : root) {
+      rules.push_back({node["subject"].as<std::string>("*"), node["verb"].as<std::string>("*"),
+                       node["group"].as<std::string>(""), node["resource"].as<std::string>("*")});
+    }
+    return rules;
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.what()));
+  }
 }
 
 }  // namespace weft::kubeprism::testing

@@ -45,6 +45,12 @@ struct LabRule {
   std::string resource;
 };
 
+// The allow rules of a `lab-apiserver --rules` file: a YAML list of
+// {subject, verb, group, resource}; a missing key means "*" (group: core "").
+// `source` names the file in errors.
+absl::StatusOr<std::vector<LabRule>> ParseLabRulesYaml(const std::string& text,
+                                                      const std::string& source);
+
 struct LabApiServerOptions {
   // Where the generated CA, server certificate and issued client credentials go.
   std::string state_dir;

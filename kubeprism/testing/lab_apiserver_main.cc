@@ -26,24 +26,9 @@ using weft::kubeprism::testing::LabApiServerOptions;
 using weft::kubeprism::testing::LabRule;
 
 absl::StatusOr<std::vector<LabRule>> LoadRules(const std::string& path) {
-  try {
-    YAML::Node root = YAML::LoadFile(path);
-    if (!root.IsSequence()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": expected a list of rules"));
-    }
-    std::vector<LabRule> rules;
-    for (const YAML::Node& node : root) {
-      LabRule rule;
-      rule.subject = node["subject"].as<std::string>("*");
-      rule.verb = node["verb"].as<std::string>("*");
-      rule.group = node["group"].as<std::string>("");
-      rule.resource = node["resource"].as<std::string>("*");
-      rules.push_back(rule);
-    }
-    return rules;
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
-  }
+  auto text = weft::ReadFile(path);
+  if (!text.ok()) return text.status();
+  return weft::kubeprism::testing::ParseLabRulesYaml(*text, path);
 }
 
 absl::Status WriteAdminKubeconfig(LabApiServer& server, const std::string& path) {

@@ -113,17 +113,12 @@ TEST(WeftRbacTest, SubjectsAndWildcards) {
                           LabRule{"system:serviceaccount:kube-system:sa", "*", "*", "*"}));
 }
 
-// The file `lab-apiserver --rules` reads (same keys and defaults as its loader).
+// The file `lab-apiserver --rules` reads, through its own loader.
 TEST(WeftRbacTest, RulesYamlReadsBack) {
   std::vector<LabRule> rules = WeftAgentLabRules();
-  YAML::Node root = YAML::Load(LabRulesYaml(rules));
-  ASSERT_TRUE(root.IsSequence());
-  std::vector<LabRule> back;
-  for (const YAML::Node& n : root) {
-    back.push_back({n["subject"].as<std::string>("*"), n["verb"].as<std::string>("*"),
-                    n["group"].as<std::string>(""), n["resource"].as<std::string>("*")});
-  }
-  EXPECT_EQ(back, rules);
+  auto back = ParseLabRulesYaml(LabRulesYaml(rules), "rules.yaml");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, rules);
 }
 
 TEST(WeftRbacTest, BuiltinRulesAreTheSuperuserGroupOnly) {
