@@ -9,16 +9,20 @@
 //   - a Pod deleted from the API without CNI DEL (a runtime that crashed) has
 //     its address and host interface reclaimed by its node's agent.
 // One lab for the whole suite (bringing one up takes seconds); every test
-// leaves it as it found it. Root, no sandbox, owns the kernel while it runs.
+// leaves it as it found it, and its `lab down` leaves nothing with the lab's
+// prefix. Root, no sandbox, owns the kernel while it runs.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -29,11 +33,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/lab/probe.h"
+#include "agent/lab/servers.h"
 #include "agent/lab/state.h"
 #include "agent/netlink/netlink.h"
 #include "common/netns/netns.h"
 #include "common/netns/process.h"
 #include "gtest/gtest.h"
+#include "integration/lab_harness.h"
 #include "kubeprism/client.h"
 #include "kubeprism/curl_transport.h"
 #include "kubeprism/kubeconfig.h"
@@ -43,29 +49,13 @@
 namespace weft {
 namespace {
 
+using integration::CommandResult;
+using integration::ExpectNothingLeft;
+using integration::ExpectStopped;
+using integration::Runfile;
+using integration::RunWeft;
+using integration::WaitFor;
 using nlohmann::json;
-
-std::string Runfile(const std::string& path) {
-  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"), "/", path);
-}
-
-netns::ProcessResult Weft(std::vector<std::string> args) {
-  netns::SpawnOptions options;
-  options.argv = {Runfile("agent/cli/weft")};
-  options.argv.insert(options.argv.end(), args.begin(), args.end());
-  auto r = netns::RunProcess(options, "", absl::Minutes(4));
-  if (!r.ok()) return {-1, "", std::string(r.status().message())};
-  return *r;
-}
-
-// Polls `done` every 50 ms for up to `timeout`.
-bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
-  for (absl::Time end = absl::Now() + timeout; absl::Now() < end;) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return done();
-}
 
 sockaddr_in Addr(const std::string& ip, int port) {
   sockaddr_in a{};
@@ -75,7 +65,8 @@ sockaddr_in Addr(const std::string& ip, int port) {
   return a;
 }
 
-// A TCP listener created inside a namespace (the socket stays there).
+// A TCP listener created inside a namespace (the socket stays there), for a
+// test that reads what it accepts (lab::LabServers only greets).
 int ListenIn(const std::string& netns_name, const std::string& ip, int port) {
   int fd = -1;
   absl::Status s = netns::RunIn(netns::PathOf(netns_name), [&]() -> absl::Status {
@@ -100,10 +91,10 @@ class AgentOnLabTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     root_ = new std::string(tmpl);
     state_dir_ = new std::string(*root_ + "/state");
-    netns::ProcessResult up =
-        Weft({"lab", "up", "--state-dir", *state_dir_, "--agent",
-              Runfile("agent/daemon/weft-agent"), "--cni-plugin", Runfile("agent/cni/weft-cni")});
-    ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
+    CommandResult up = RunWeft({"lab", "up", "--state-dir", *state_dir_, "--agent",
+                                Runfile("agent/daemon/weft-agent"), "--cni-plugin",
+                                Runfile("agent/cni/weft-cni")});
+    ASSERT_EQ(up.rc, 0) << up.out << up.err;
     auto state = lab::ReadState(*state_dir_);
     ASSERT_TRUE(state.ok()) << state.status();
     state_ = new lab::LabState(*state);
@@ -114,8 +105,14 @@ class AgentOnLabTest : public ::testing::Test {
     for (auto& [pid, cmdline] : restarted_) {
       (void)netns::Stop(pid, netns::ExactCmdline(cmdline), absl::Seconds(5));
     }
-    netns::ProcessResult down = Weft({"lab", "down", "--state-dir", *state_dir_});
-    EXPECT_EQ(down.exit_code, 0) << down.err;
+    // Whatever of the lab came up, even when SetUpTestSuite failed half way.
+    auto state = lab::ReadState(*state_dir_);
+    CommandResult down = RunWeft({"lab", "down", "--state-dir", *state_dir_});
+    EXPECT_EQ(down.rc, 0) << down.err;
+    if (state.ok()) {
+      ExpectNothingLeft(state->plan.prefix);
+      ExpectStopped(state->controller);
+    }
     std::error_code ec;
     std::filesystem::remove_all(*root_, ec);
   }
@@ -129,8 +126,10 @@ class AgentOnLabTest : public ::testing::Test {
   const lab::PodPlan& Pod(const std::string& name) {
     return *state_->plan.FindPod(state_->plan.pod_namespace + "/" + name);
   }
-  std::string PodIp(const std::string& name) {
-    return state_->FindPod(Pod(name).key())->ip;
+  std::string PodIp(const std::string& name) { return state_->FindPod(Pod(name).key())->ip; }
+  // A pod's server, as the lab's probes reach it.
+  lab::ProbeTarget Target(const std::string& pod) {
+    return {PodIp(pod), Pod(pod).port, Pod(pod).greeting()};
   }
 
   std::unique_ptr<kubeprism::Client> Admin() {
@@ -159,8 +158,8 @@ class AgentOnLabTest : public ::testing::Test {
   }
 
   bool Healthy(const lab::NodePlan& node) {
-    netns::ProcessResult r = Weft({"status", "--socket", node.socket_path(), "-o", "json"});
-    return r.exit_code == 0;
+    CommandResult r = RunWeft({"status", "--socket", node.socket_path(), "-o", "json"});
+    return r.rc == 0;
   }
 
   static std::string* root_;
@@ -174,38 +173,17 @@ std::string* AgentOnLabTest::state_dir_ = nullptr;
 lab::LabState* AgentOnLabTest::state_ = nullptr;
 std::vector<std::pair<pid_t, std::vector<std::string>>> AgentOnLabTest::restarted_;
 
-// Answers every connection with `greeting` (the lab probe's protocol).
-class GreetingServer {
- public:
-  GreetingServer(const std::string& netns_name, const std::string& ip, int port,
-                 std::string greeting)
-      : fd_(ListenIn(netns_name, ip, port)), greeting_(std::move(greeting)) {
-    thread_ = std::thread([this] {
-      for (;;) {
-        int c = accept(fd_, nullptr, nullptr);
-        if (c < 0) return;  // shut down
-        (void)!write(c, greeting_.data(), greeting_.size());
-        close(c);
-      }
-    });
-  }
-  ~GreetingServer() {
-    shutdown(fd_, SHUT_RDWR);
-    thread_.join();
-    close(fd_);
-  }
-
- private:
-  int fd_;
-  std::string greeting_;
-  std::thread thread_;
-};
-
 TEST_F(AgentOnLabTest, PodsReachNodeAddressesAndNodesReachPods) {
   const lab::NodePlan& n1 = Node(0);
   const lab::NodePlan& n2 = Node(1);
-  GreetingServer on_n1(n1.name, n1.internal_ip.ToString(), 9301, "node1\n");
-  GreetingServer on_n2(n2.name, n2.internal_ip.ToString(), 9302, "node2\n");
+  auto servers = lab::LabServers::Start();
+  ASSERT_TRUE(servers.ok()) << servers.status();
+  absl::Status on_n1 =
+      (*servers)->AddGreeter(netns::PathOf(n1.name), n1.internal_ip.ToString(), 9301, "node1\n");
+  ASSERT_TRUE(on_n1.ok()) << on_n1;
+  absl::Status on_n2 =
+      (*servers)->AddGreeter(netns::PathOf(n2.name), n2.internal_ip.ToString(), 9302, "node2\n");
+  ASSERT_TRUE(on_n2.ok()) << on_n2;
   const std::string frontend = netns::PathOf(Pod("frontend").netns);  // on node 1
   const std::string backend = netns::PathOf(Pod("backend").netns);    // on node 2
   const absl::Duration t = absl::Seconds(3);
@@ -215,13 +193,9 @@ TEST_F(AgentOnLabTest, PodsReachNodeAddressesAndNodesReachPods) {
       << "pod -> another node";
   EXPECT_TRUE(lab::ProbeTcp(backend, {n1.internal_ip.ToString(), 9301, "node1\n"}, t).ok())
       << "pod -> another node (other direction)";
-  EXPECT_TRUE(lab::ProbeTcp(netns::PathOf(n1.name),
-                            {PodIp("backend"), Pod("backend").port, Pod("backend").greeting()}, t)
-                  .ok())
+  EXPECT_TRUE(lab::ProbeTcp(netns::PathOf(n1.name), Target("backend"), t).ok())
       << "node -> pod on another node";
-  EXPECT_TRUE(lab::ProbeTcp(netns::PathOf(n2.name),
-                            {PodIp("backend"), Pod("backend").port, Pod("backend").greeting()}, t)
-                  .ok())
+  EXPECT_TRUE(lab::ProbeTcp(netns::PathOf(n2.name), Target("backend"), t).ok())
       << "node -> pod on the same node";
   // The check can fail: nothing listens on this port.
   EXPECT_FALSE(lab::ProbeTcp(frontend, {n2.internal_ip.ToString(), 9303, "x\n"}, t).ok());
@@ -230,7 +204,8 @@ TEST_F(AgentOnLabTest, PodsReachNodeAddressesAndNodesReachPods) {
 TEST_F(AgentOnLabTest, RoutesFollowNodesLeavingAndJoining) {
   const lab::NodePlan& n1 = Node(0);
   const lab::NodePlan& n2 = Node(1);
-  const std::string route = absl::StrCat(n2.pod_cidr.ToString(), " via ", n2.internal_ip.ToString());
+  const std::string route =
+      absl::StrCat(n2.pod_cidr.ToString(), " via ", n2.internal_ip.ToString());
   ASSERT_EQ(WeftRoutes(n1), std::vector<std::string>{route});
 
   auto admin = Admin();
@@ -239,11 +214,8 @@ TEST_F(AgentOnLabTest, RoutesFollowNodesLeavingAndJoining) {
   ASSERT_TRUE(admin->Delete(kubeprism::kNodes, "", n2.name).ok());
   EXPECT_TRUE(WaitFor([&] { return WeftRoutes(n1).empty(); }, absl::Seconds(10)))
       << "the route to the removed node stayed";
-  const std::string cross = PodIp("backend");
-  EXPECT_FALSE(lab::ProbeTcp(netns::PathOf(Pod("frontend").netns),
-                             {cross, Pod("backend").port, Pod("backend").greeting()},
-                             absl::Seconds(1))
-                   .ok())
+  EXPECT_FALSE(
+      lab::ProbeTcp(netns::PathOf(Pod("frontend").netns), Target("backend"), absl::Seconds(1)).ok())
       << "pods of a node that left are still reachable: the check below proves nothing";
 
   json back = *node;
@@ -251,13 +223,12 @@ TEST_F(AgentOnLabTest, RoutesFollowNodesLeavingAndJoining) {
   back["metadata"].erase("uid");
   back["metadata"].erase("creationTimestamp");
   ASSERT_TRUE(admin->Create(kubeprism::kNodes, "", back).ok());
-  EXPECT_TRUE(WaitFor([&] { return WeftRoutes(n1) == std::vector<std::string>{route}; },
-                      absl::Seconds(10)))
+  EXPECT_TRUE(
+      WaitFor([&] { return WeftRoutes(n1) == std::vector<std::string>{route}; }, absl::Seconds(10)))
       << "the route did not come back with the node";
-  EXPECT_TRUE(lab::ProbeTcp(netns::PathOf(Pod("frontend").netns),
-                            {cross, Pod("backend").port, Pod("backend").greeting()},
-                            absl::Seconds(3))
-                  .ok());
+  EXPECT_TRUE(
+      lab::ProbeTcp(netns::PathOf(Pod("frontend").netns), Target("backend"), absl::Seconds(3))
+          .ok());
 }
 
 TEST_F(AgentOnLabTest, StreamSurvivesAgentsKilledAndRestarted) {
@@ -338,10 +309,10 @@ TEST_F(AgentOnLabTest, StreamSurvivesAgentsKilledAndRestarted) {
   flowing("after the restart");
 
   // The restarted agents know the same endpoints (state restored, nothing leaked).
-  netns::ProcessResult list =
-      Weft({"endpoint", "list", "--socket", Node(1).socket_path(), "-o", "json"});
-  ASSERT_EQ(list.exit_code, 0) << list.err;
-  json eps = json::parse(list.out)["endpoints"];
+  CommandResult list =
+      RunWeft({"endpoint", "list", "--socket", Node(1).socket_path(), "-o", "json"});
+  ASSERT_EQ(list.rc, 0) << list.err;
+  json eps = list.json["endpoints"];
   ASSERT_EQ(eps.size(), 2u) << list.out;  // backend and redis
 
   stop = true;
@@ -357,21 +328,18 @@ TEST_F(AgentOnLabTest, StreamSurvivesAgentsKilledAndRestarted) {
 
   // New connections work too, across nodes and on one node.
   const absl::Duration t = absl::Seconds(3);
-  EXPECT_TRUE(lab::ProbeTcp(netns::PathOf(from.netns), {PodIp("redis"), Pod("redis").port,
-                                                        Pod("redis").greeting()}, t).ok());
-  EXPECT_TRUE(lab::ProbeTcp(netns::PathOf(to.netns), {PodIp("redis"), Pod("redis").port,
-                                                      Pod("redis").greeting()}, t).ok());
+  EXPECT_TRUE(lab::ProbeTcp(netns::PathOf(from.netns), Target("redis"), t).ok());
+  EXPECT_TRUE(lab::ProbeTcp(netns::PathOf(to.netns), Target("redis"), t).ok());
 }
 
 // Last: it takes redis away from the lab.
 TEST_F(AgentOnLabTest, PodGoneWithoutCniDelIsReclaimed) {
   const lab::NodePlan& n2 = Node(1);
   auto endpoints = [&] {
-    netns::ProcessResult r = Weft({"endpoint", "list", "--socket", n2.socket_path(), "-o", "json"});
+    CommandResult r = RunWeft({"endpoint", "list", "--socket", n2.socket_path(), "-o", "json"});
     std::vector<std::string> pods;
-    json j = json::parse(r.out, nullptr, false);
-    if (j.is_object()) {
-      for (const json& e : j["endpoints"]) pods.push_back(e["podName"].get<std::string>());
+    if (r.json.is_object()) {
+      for (const json& e : r.json["endpoints"]) pods.push_back(e["podName"].get<std::string>());
     }
     std::sort(pods.begin(), pods.end());
     return pods;
@@ -379,10 +347,13 @@ TEST_F(AgentOnLabTest, PodGoneWithoutCniDelIsReclaimed) {
   ASSERT_EQ(endpoints(), (std::vector<std::string>{"backend", "redis"}));
   auto host_links = [&] {
     auto nl = netlink::Netlink::OpenInNamespace(netns::PathOf(n2.name));
+    EXPECT_TRUE(nl.ok()) << nl.status();
+    if (!nl.ok()) return -1;
+    auto links = (*nl)->ListLinks();
+    EXPECT_TRUE(links.ok()) << links.status();
+    if (!links.ok()) return -1;
     int veths = 0;
-    if (nl.ok()) {
-      for (const auto& l : *(*nl)->ListLinks()) veths += absl::StartsWith(l.name, "lxc") ? 1 : 0;
-    }
+    for (const auto& l : *links) veths += absl::StartsWith(l.name, "lxc") ? 1 : 0;
     return veths;
   };
   ASSERT_EQ(host_links(), 2);
@@ -394,10 +365,9 @@ TEST_F(AgentOnLabTest, PodGoneWithoutCniDelIsReclaimed) {
       << "redis's endpoint was not reclaimed";
   EXPECT_EQ(host_links(), 1) << "redis's host veth is still there";
   // The pod that still exists kept its endpoint and its traffic.
-  EXPECT_TRUE(lab::ProbeTcp(netns::PathOf(Pod("frontend").netns),
-                            {PodIp("backend"), Pod("backend").port, Pod("backend").greeting()},
-                            absl::Seconds(3))
-                  .ok());
+  EXPECT_TRUE(
+      lab::ProbeTcp(netns::PathOf(Pod("frontend").netns), Target("backend"), absl::Seconds(3))
+          .ok());
 }
 
 }  // namespace

@@ -8,19 +8,17 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
-#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "agent/lab/state.h"
-#include "common/netns/netns.h"
 #include "common/netns/process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "integration/lab_harness.h"
 #include "kubeprism/api_errors.h"
 #include "kubeprism/client.h"
 #include "kubeprism/curl_transport.h"
@@ -31,19 +29,15 @@
 namespace weft {
 namespace {
 
+using integration::CommandResult;
+using integration::ExpectHealthyReport;
+using integration::ExpectNothingLeft;
+using integration::ExpectStopped;
+using integration::Runfile;
+using integration::RunWeft;
+using integration::WaitFor;
 using nlohmann::json;
 using ::testing::HasSubstr;
-
-std::string Runfile(const std::string& path) {
-  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"), "/", path);
-}
-
-struct Weft {
-  int rc = -1;
-  std::string out;
-  std::string err;
-  json j;  // stdout parsed, when it is JSON
-};
 
 class LabTest : public ::testing::Test {
  protected:
@@ -58,37 +52,20 @@ class LabTest : public ::testing::Test {
 
   void TearDown() override {
     if (root_.empty()) return;
-    Run({"lab", "down", "--state-dir", state_dir_});
+    RunWeft({"lab", "down", "--state-dir", state_dir_});
     for (const std::string& prefix : prefixes_) ExpectNothingLeft(prefix);
     std::error_code ec;
     std::filesystem::remove_all(root_, ec);
   }
 
-  Weft Run(std::vector<std::string> args) {
-    netns::SpawnOptions options;
-    options.argv = {Runfile("agent/cli/weft")};
-    options.argv.insert(options.argv.end(), args.begin(), args.end());
-    auto r = netns::RunProcess(options, "", absl::Minutes(4));
-    Weft w;
-    if (!r.ok()) {
-      w.err = std::string(r.status().message());
-      return w;
-    }
-    w.rc = r->exit_code;
-    w.out = r->out;
-    w.err = r->err;
-    w.j = json::parse(w.out, nullptr, /*allow_exceptions=*/false);
-    return w;
-  }
-
-  Weft Up(std::vector<std::string> extra = {}) {
+  CommandResult Up(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"lab",          "up",
                                      "--state-dir",  state_dir_,
                                      "--agent",      Runfile("agent/daemon/weft-agent"),
                                      "--cni-plugin", Runfile("agent/cni/weft-cni"),
                                      "-o",           "json"};
     args.insert(args.end(), extra.begin(), extra.end());
-    Weft w = Run(args);
+    CommandResult w = RunWeft(args);
     if (auto state = lab::ReadState(state_dir_); state.ok()) {
       prefixes_.push_back(state->plan.prefix);
     }
@@ -101,43 +78,11 @@ class LabTest : public ::testing::Test {
     return state.ok() ? *state : lab::LabState();
   }
 
-  // A report of a healthy lab: every node's agent healthy, every pod with an
-  // address in its node's pod CIDR, every cell of the matrix passing.
+  // A report of a healthy lab (lab_harness.h), with the controller running.
   void ExpectAllGood(const json& report, int nodes) {
-    ASSERT_TRUE(report.is_object()) << report;
-    EXPECT_EQ(report["ok"], true) << report.dump(2);
-    EXPECT_EQ(report["phase"], "ready");
+    ExpectHealthyReport(report, nodes);
+    if (!report.is_object()) return;  // failed above
     EXPECT_EQ(report["controller"]["running"], true);
-    ASSERT_EQ(report["nodes"].size(), static_cast<size_t>(nodes));
-    for (const json& n : report["nodes"]) {
-      EXPECT_EQ(n["agent"]["running"], true) << n;
-      EXPECT_EQ(n["agent"]["healthy"], true) << n;
-    }
-    ASSERT_EQ(report["pods"].size(), 3u);
-    for (const json& p : report["pods"]) {
-      EXPECT_EQ(p["phase"], "Running") << p;
-      EXPECT_TRUE(absl::StartsWith(p["ip"].get<std::string>(), "10.200.")) << p;
-    }
-    const int cells = (3 + nodes) * 4;  // (pods + nodes) x (pods + outside)
-    EXPECT_EQ(report["connectivity"]["total"], cells);
-    EXPECT_EQ(report["connectivity"]["passed"], cells) << report["connectivity"].dump(2);
-  }
-
-  void ExpectNothingLeft(const std::string& prefix) {
-    auto names = netns::List(prefix + "-");
-    ASSERT_TRUE(names.ok());
-    EXPECT_THAT(*names, ::testing::IsEmpty()) << "network namespaces of lab " << prefix;
-    std::vector<std::string> pins;
-    for (const auto& e : std::filesystem::directory_iterator("/sys/fs/bpf")) {
-      if (absl::StartsWith(e.path().filename().string(), prefix + "-")) pins.push_back(e.path());
-    }
-    EXPECT_THAT(pins, ::testing::IsEmpty()) << "bpffs pins of lab " << prefix;
-  }
-
-  void ExpectStopped(const lab::ProcessRecord& p) {
-    auto cmdline = netns::ReadCmdline(p.pid);
-    EXPECT_FALSE(netns::IsRunning(p.pid) && cmdline.ok() && *cmdline == p.cmdline)
-        << "pid " << p.pid << " still runs";
   }
 
   std::string root_;
@@ -146,15 +91,15 @@ class LabTest : public ::testing::Test {
 };
 
 TEST_F(LabTest, UpStatusDownLeavesNothing) {
-  Weft up = Up();
+  CommandResult up = Up();
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
-  ExpectAllGood(up.j, 2);
+  ExpectAllGood(up.json, 2);
   EXPECT_THAT(up.err, HasSubstr("pod "));  // progress went to stderr
 
-  Weft status = Run({"lab", "status", "--state-dir", state_dir_, "-o", "json"});
+  CommandResult status = RunWeft({"lab", "status", "--state-dir", state_dir_, "-o", "json"});
   EXPECT_EQ(status.rc, 0) << status.out << status.err;
-  ExpectAllGood(status.j, 2);
-  Weft text = Run({"lab", "status", "--state-dir", state_dir_});
+  ExpectAllGood(status.json, 2);
+  CommandResult text = RunWeft({"lab", "status", "--state-dir", state_dir_});
   EXPECT_EQ(text.rc, 0);
   EXPECT_THAT(text.out, HasSubstr("result: ok (20/20 connections)"));
   std::cout << "weft lab status:\n" << text.out;
@@ -165,12 +110,12 @@ TEST_F(LabTest, UpStatusDownLeavesNothing) {
   ASSERT_EQ(state.agents.size(), 2u);
 
   // One lab per state folder: a second `up` refuses and changes nothing.
-  Weft again = Up();
+  CommandResult again = Up();
   EXPECT_EQ(again.rc, 1);
   EXPECT_THAT(again.err, HasSubstr("is running in " + state_dir_));
-  EXPECT_EQ(Run({"lab", "status", "--state-dir", state_dir_}).rc, 0);
+  EXPECT_EQ(RunWeft({"lab", "status", "--state-dir", state_dir_}).rc, 0);
 
-  Weft down = Run({"lab", "down", "--state-dir", state_dir_});
+  CommandResult down = RunWeft({"lab", "down", "--state-dir", state_dir_});
   EXPECT_EQ(down.rc, 0) << down.err;
   EXPECT_THAT(down.out, HasSubstr("3 pods detached (CNI DEL), 6 API objects deleted, the "
                                   "controller and 2 agents stopped"));
@@ -179,41 +124,39 @@ TEST_F(LabTest, UpStatusDownLeavesNothing) {
   for (const lab::AgentRecord& a : state.agents) ExpectStopped(a.process);
   EXPECT_FALSE(std::filesystem::exists(state_dir_));
 
-  Weft none = Run({"lab", "down", "--state-dir", state_dir_});
+  CommandResult none = RunWeft({"lab", "down", "--state-dir", state_dir_});
   EXPECT_EQ(none.rc, 0);
   EXPECT_THAT(none.out, HasSubstr("no lab in " + state_dir_));
-  EXPECT_EQ(Run({"lab", "status", "--state-dir", state_dir_}).rc, 1);
+  EXPECT_EQ(RunWeft({"lab", "status", "--state-dir", state_dir_}).rc, 1);
 }
 
 TEST_F(LabTest, CrashedControllerIsCleanedByTheNextUp) {
   // Three nodes on the VXLAN overlay this time.
-  Weft up = Up({"--nodes", "3", "--routing", "tunnel"});
+  CommandResult up = Up({"--nodes", "3", "--routing", "tunnel"});
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
-  ExpectAllGood(up.j, 3);
-  EXPECT_EQ(up.j["routing"], "tunnel");
+  ExpectAllGood(up.json, 3);
+  EXPECT_EQ(up.json["routing"], "tunnel");
   const lab::LabState crashed = State();
   ASSERT_GT(crashed.controller.pid, 0);
   ASSERT_EQ(kill(crashed.controller.pid, SIGKILL), 0);
-  for (int i = 0; i < 100 && netns::IsRunning(crashed.controller.pid); ++i) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  WaitFor([&] { return !netns::IsRunning(crashed.controller.pid); }, absl::Seconds(5));
 
-  Weft status = Run({"lab", "status", "--state-dir", state_dir_, "-o", "json"});
+  CommandResult status = RunWeft({"lab", "status", "--state-dir", state_dir_, "-o", "json"});
   EXPECT_EQ(status.rc, 1);
-  EXPECT_EQ(status.j["controller"]["running"], false) << status.out;
-  EXPECT_EQ(status.j["ok"], false);
+  EXPECT_EQ(status.json["controller"]["running"], false) << status.out;
+  EXPECT_EQ(status.json["ok"], false);
 
-  Weft next = Up();
+  CommandResult next = Up();
   ASSERT_EQ(next.rc, 0) << next.out << next.err;
   EXPECT_THAT(next.err,
               HasSubstr("removing lab " + crashed.plan.prefix + " left by a crashed run"));
-  ExpectAllGood(next.j, 2);
+  ExpectAllGood(next.json, 2);
   ExpectNothingLeft(crashed.plan.prefix);
   for (const lab::AgentRecord& a : crashed.agents) ExpectStopped(a.process);
   const lab::LabState fresh = State();
   EXPECT_NE(fresh.plan.prefix, crashed.plan.prefix);
 
-  EXPECT_EQ(Run({"lab", "down", "--state-dir", state_dir_}).rc, 0);
+  EXPECT_EQ(RunWeft({"lab", "down", "--state-dir", state_dir_}).rc, 0);
   ExpectNothingLeft(fresh.plan.prefix);
 }
 
@@ -240,10 +183,10 @@ TEST_F(LabTest, ExternalApiServerThroughKubeconfig) {
   close(out[0]);
   ASSERT_THAT(std::string(line), HasSubstr("listening on https://127.0.0.1:"));
 
-  Weft up = Up({"--kubeconfig", kubeconfig});
+  CommandResult up = Up({"--kubeconfig", kubeconfig});
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
-  ExpectAllGood(up.j, 2);
-  EXPECT_EQ(up.j["apiMode"], "external");
+  ExpectAllGood(up.json, 2);
+  EXPECT_EQ(up.json["apiMode"], "external");
   const lab::LabState state = State();
 
   auto config = kubeprism::LoadKubeconfig(kubeconfig);
@@ -258,7 +201,7 @@ TEST_F(LabTest, ExternalApiServerThroughKubeconfig) {
   ASSERT_TRUE(pod.ok()) << pod.status();
   EXPECT_EQ((*pod)["status"]["phase"], "Running");
 
-  ASSERT_EQ(Run({"lab", "down", "--state-dir", state_dir_}).rc, 0);
+  ASSERT_EQ(RunWeft({"lab", "down", "--state-dir", state_dir_}).rc, 0);
   ExpectNothingLeft(state.plan.prefix);
   // The lab's objects are gone from the cluster; the user's kubeconfig is not.
   EXPECT_TRUE(kubeprism::IsNotFoundHttp(

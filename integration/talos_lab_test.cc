@@ -31,50 +31,31 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "agent/lab/state.h"
+#include "agent/lab/talos_node.h"
 #include "common/file_util.h"
 #include "common/netns/netns.h"
 #include "common/netns/process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "integration/lab_harness.h"
 #include "kubeprism/testing/weft_rbac.h"
 #include "nlohmann/json.hpp"
 
 namespace weft {
 namespace {
 
+using integration::CommandResult;
+using integration::ExpectHealthyReport;
+using integration::ExpectNothingLeft;
+using integration::RunCommand;
+using integration::Runfile;
+using integration::RunWeft;
+using integration::WaitFor;
 using kubeprism::testing::LabRule;
 using nlohmann::json;
 using ::testing::HasSubstr;
-
-std::string Runfile(const std::string& path) {
-  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"), "/", path);
-}
-
-struct Cmd {
-  int rc = -1;
-  std::string out;
-  std::string err;
-  json j;  // stdout parsed, when it is JSON
-};
-
-Cmd Exec(std::vector<std::string> argv, absl::Duration timeout = absl::Minutes(4)) {
-  netns::SpawnOptions options;
-  options.argv = std::move(argv);
-  auto r = netns::RunProcess(options, "", timeout);
-  Cmd c;
-  if (!r.ok()) {
-    c.err = std::string(r.status().message());
-    return c;
-  }
-  c.rc = r->exit_code;
-  c.out = r->out;
-  c.err = r->err;
-  c.j = json::parse(c.out, nullptr, /*allow_exceptions=*/false);
-  return c;
-}
 
 // The ClusterRole/ClusterRoleBinding for `rules` (one ClusterRole rule each).
 std::string RbacManifest(const std::vector<LabRule>& rules) {
@@ -110,7 +91,7 @@ class TalosLabTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces, BPF and runc";
-    Cmd runc = Exec({"runc", "--version"});
+    CommandResult runc = RunCommand({"runc", "--version"});
     if (runc.rc != 0) GTEST_SKIP() << "runc cannot run here: " << runc.err;
     // Short: the agents' UNIX socket paths live under it (TEST_TMPDIR is too long).
     std::string tmpl = "/tmp/weft-talos-t-XXXXXX";
@@ -121,19 +102,14 @@ class TalosLabTest : public ::testing::Test {
 
   void TearDown() override {
     if (root_.empty()) return;
-    Weft({"lab", "down", "--state-dir", state_dir_});
-    for (const std::string& prefix : prefixes_) ExpectNothingLeft(prefix);
+    RunWeft({"lab", "down", "--state-dir", state_dir_});
+    for (const std::string& prefix : prefixes_) ExpectLabGone(prefix);
     for (int pid : container_pids_) ExpectGone(pid);
     std::error_code ec;
     std::filesystem::remove_all(root_, ec);
   }
 
-  Cmd Weft(std::vector<std::string> args) {
-    args.insert(args.begin(), Runfile("agent/cli/weft"));
-    return Exec(std::move(args));
-  }
-
-  Cmd Up(std::vector<std::string> extra = {}) {
+  CommandResult Up(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"lab",
                                      "up",
                                      "--talos",
@@ -144,7 +120,7 @@ class TalosLabTest : public ::testing::Test {
                                      "-o",
                                      "json"};
     args.insert(args.end(), extra.begin(), extra.end());
-    Cmd c = Weft(args);
+    CommandResult c = RunWeft(args);
     if (auto state = lab::ReadState(state_dir_); state.ok()) {
       prefixes_.push_back(state->plan.prefix);
     }
@@ -159,63 +135,33 @@ class TalosLabTest : public ::testing::Test {
 
   // The PID of a running container's process (`runc state`), 0 if none.
   int ContainerPid(const lab::LabState& state, const std::string& id) {
-    Cmd c = Exec({"runc", "--root", state.plan.runc_root(), "state", id});
-    if (c.rc != 0 || !c.j.is_object() || c.j.value("status", "") != "running") return 0;
-    const int pid = c.j.value("pid", 0);
+    CommandResult c = RunCommand({"runc", "--root", state.plan.runc_root(), "state", id});
+    if (c.rc != 0 || !c.json.is_object() || c.json.value("status", "") != "running") return 0;
+    const int pid = c.json.value("pid", 0);
     if (pid > 0) container_pids_.push_back(pid);
     return pid;
   }
 
+  // A report of a healthy lab (lab_harness.h), each agent in its container.
   void ExpectAllGood(const json& report, int nodes) {
-    ASSERT_TRUE(report.is_object()) << report;
-    EXPECT_EQ(report["ok"], true) << report.dump(2);
-    EXPECT_EQ(report["phase"], "ready");
+    ExpectHealthyReport(report, nodes);
+    if (!report.is_object()) return;  // failed above
     EXPECT_THAT(report["talosExtension"].get<std::string>(), HasSubstr("weft-extension.oci"));
-    ASSERT_EQ(report["nodes"].size(), static_cast<size_t>(nodes));
     for (const json& n : report["nodes"]) {
-      EXPECT_EQ(n["agent"]["running"], true) << n;
-      EXPECT_EQ(n["agent"]["healthy"], true) << n;
       EXPECT_EQ(n["agent"]["container"], absl::StrCat(n["name"].get<std::string>(), "-ext-weft"));
     }
-    ASSERT_EQ(report["pods"].size(), 3u);
-    for (const json& p : report["pods"]) {
-      EXPECT_EQ(p["phase"], "Running") << p;
-      EXPECT_TRUE(absl::StartsWith(p["ip"].get<std::string>(), "10.200.")) << p;
-    }
-    const int cells = (3 + nodes) * 4;
-    EXPECT_EQ(report["connectivity"]["total"], cells);
-    EXPECT_EQ(report["connectivity"]["passed"], cells) << report["connectivity"].dump(2);
   }
 
-  void ExpectNothingLeft(const std::string& prefix) {
-    auto names = netns::List(prefix + "-");
-    ASSERT_TRUE(names.ok());
-    EXPECT_THAT(*names, ::testing::IsEmpty()) << "network namespaces of lab " << prefix;
-    for (const std::string& dir : {std::string("/sys/fs/bpf"), Cgroup2()}) {
-      if (dir.empty()) continue;
-      std::vector<std::string> left;
-      for (const auto& e : std::filesystem::directory_iterator(dir)) {
-        if (absl::StartsWith(e.path().filename().string(), prefix + "-")) left.push_back(e.path());
-      }
-      EXPECT_THAT(left, ::testing::IsEmpty()) << "left in " << dir << " by lab " << prefix;
-    }
+  // Nothing of the lab, not even in the cgroup v2 root (lab_harness.h).
+  void ExpectLabGone(const std::string& prefix) {
+    auto cgroup2 = lab::CgroupV2Mount();
+    ExpectNothingLeft(
+        prefix, cgroup2.ok() ? std::vector<std::string>{*cgroup2} : std::vector<std::string>{});
   }
 
   void ExpectGone(int pid) {
-    for (int i = 0; i < 100 && netns::IsRunning(pid); ++i) absl::SleepFor(absl::Milliseconds(50));
-    EXPECT_FALSE(netns::IsRunning(pid)) << "container process " << pid << " still runs";
-  }
-
-  static std::string Cgroup2() {
-    auto text = ReadFile("/proc/self/mountinfo");
-    if (!text.ok()) return "";
-    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
-      if (absl::StrContains(line, " - cgroup2 ")) {
-        std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
-        if (f.size() > 4 && f[3] == "/") return std::string(f[4]);
-      }
-    }
-    return "";
+    EXPECT_TRUE(WaitFor([&] { return !netns::IsRunning(pid); }, absl::Seconds(5)))
+        << "container process " << pid << " still runs";
   }
 
   std::string root_;
@@ -225,12 +171,12 @@ class TalosLabTest : public ::testing::Test {
 };
 
 TEST_F(TalosLabTest, UpStatusDown) {
-  Cmd up = Up();
+  CommandResult up = Up();
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
-  ExpectAllGood(up.j, 2);
+  ExpectAllGood(up.json, 2);
   EXPECT_THAT(up.err, HasSubstr("(generated)"));
 
-  Cmd status = Weft({"lab", "status", "--state-dir", state_dir_});
+  CommandResult status = RunWeft({"lab", "status", "--state-dir", state_dir_});
   EXPECT_EQ(status.rc, 0) << status.out << status.err;
   EXPECT_THAT(status.out, HasSubstr("result: ok (20/20 connections)"));
   std::cout << "weft lab status (Talos mode):\n" << status.out;
@@ -285,19 +231,19 @@ TEST_F(TalosLabTest, UpStatusDown) {
     EXPECT_THAT(*log, ::testing::Not(HasSubstr("forbidden")));
   }
 
-  Cmd down = Weft({"lab", "down", "--state-dir", state_dir_});
+  CommandResult down = RunWeft({"lab", "down", "--state-dir", state_dir_});
   EXPECT_EQ(down.rc, 0) << down.err;
   EXPECT_THAT(down.out, HasSubstr("3 pods detached (CNI DEL), 6 API objects deleted, the "
                                   "controller and 2 agents stopped"));
-  ExpectNothingLeft(state.plan.prefix);
+  ExpectLabGone(state.plan.prefix);
   for (int pid : container_pids_) ExpectGone(pid);
   EXPECT_FALSE(std::filesystem::exists(state_dir_));
 }
 
 TEST_F(TalosLabTest, CrashedLabIsCleanedByTheNextUp) {
-  Cmd up = Up({"--routing", "tunnel"});
+  CommandResult up = Up({"--routing", "tunnel"});
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
-  ExpectAllGood(up.j, 2);
+  ExpectAllGood(up.json, 2);
   const lab::LabState crashed = State();
   std::vector<int> agents;
   for (const lab::NodePlan& node : crashed.plan.nodes) {
@@ -307,23 +253,23 @@ TEST_F(TalosLabTest, CrashedLabIsCleanedByTheNextUp) {
   // runc first (its containers keep running without it), then the controller.
   for (const lab::AgentRecord& a : crashed.agents) ASSERT_EQ(kill(a.process.pid, SIGKILL), 0);
   ASSERT_EQ(kill(crashed.controller.pid, SIGKILL), 0);
-  for (int i = 0; i < 100 && netns::IsRunning(crashed.controller.pid); ++i) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  WaitFor([&] { return !netns::IsRunning(crashed.controller.pid); }, absl::Seconds(5));
   for (int pid : agents) EXPECT_TRUE(netns::IsRunning(pid)) << "agent " << pid;
-  Cmd listed = Exec({"runc", "--root", crashed.plan.runc_root(), "list", "--quiet"});
-  EXPECT_THAT(listed.out, HasSubstr(crashed.plan.nodes[0].name + "-ext-weft"));
+  auto listed = lab::RuncList(lab::Runc{"runc", crashed.plan.runc_root()});
+  EXPECT_THAT(listed.value_or(std::vector<std::string>{}),
+              ::testing::Contains(crashed.plan.nodes[0].name + "-ext-weft"))
+      << listed.status();
 
-  Cmd next = Up();
+  CommandResult next = Up();
   ASSERT_EQ(next.rc, 0) << next.out << next.err;
   EXPECT_THAT(next.err,
               HasSubstr("removing lab " + crashed.plan.prefix + " left by a crashed run"));
   EXPECT_THAT(next.err, HasSubstr("2 runc containers"));
-  ExpectAllGood(next.j, 2);
-  ExpectNothingLeft(crashed.plan.prefix);
+  ExpectAllGood(next.json, 2);
+  ExpectLabGone(crashed.plan.prefix);
   for (int pid : agents) ExpectGone(pid);
 
-  EXPECT_EQ(Weft({"lab", "down", "--state-dir", state_dir_}).rc, 0);
+  EXPECT_EQ(RunWeft({"lab", "down", "--state-dir", state_dir_}).rc, 0);
 }
 
 // "The agent has no permission it does not use": for each rule of the ClusterRole
@@ -332,7 +278,7 @@ TEST_F(TalosLabTest, CrashedLabIsCleanedByTheNextUp) {
 // its log (the informer failing with 403) and, where the request matters at once,
 // its status or the pods.
 TEST_F(TalosLabTest, EveryRuleIsNeeded) {
-  Cmd patch = Exec({Runfile("generator/talosgen"), "patch", "--cni", "weft"});
+  CommandResult patch = RunCommand({Runfile("generator/talosgen"), "patch", "--cni", "weft"});
   ASSERT_EQ(patch.rc, 0) << patch.err;
   auto generated = kubeprism::testing::LabRulesFromFile(patch.out);
   ASSERT_TRUE(generated.ok()) << generated.status();
@@ -351,13 +297,13 @@ TEST_F(TalosLabTest, EveryRuleIsNeeded) {
     const std::string rbac = absl::StrCat(root_, "/rbac-", i, ".yaml");
     ASSERT_TRUE(WriteFileAtomically(rbac, manifest, 0600).ok());
 
-    Cmd up = Up({"--rbac", rbac, "--agent-timeout", "20", "--wait", "5"});
+    CommandResult up = Up({"--rbac", rbac, "--agent-timeout", "20", "--wait", "5"});
     std::string evidence = up.err;  // a failed start-up quotes the agent's log
     std::vector<std::string> effects;
-    if (up.rc != 0 && !up.j.is_object()) effects.push_back("the lab did not come up (no pods)");
-    if (up.j.is_object()) {
-      Cmd status = Weft({"lab", "status", "--state-dir", state_dir_, "-o", "json"});
-      for (const json& n : status.j.value("nodes", json::array())) {
+    if (up.rc != 0 && !up.json.is_object()) effects.push_back("the lab did not come up (no pods)");
+    if (up.json.is_object()) {
+      CommandResult status = RunWeft({"lab", "status", "--state-dir", state_dir_, "-o", "json"});
+      for (const json& n : status.json.value("nodes", json::array())) {
         if (n["agent"]["healthy"] != true) {
           effects.push_back(absl::StrCat("agent on ", n["name"].get<std::string>(), " unhealthy"));
         }
@@ -366,7 +312,7 @@ TEST_F(TalosLabTest, EveryRuleIsNeeded) {
       for (const lab::NodePlan& node : State().plan.nodes) {
         evidence += ReadFile(node.log_path()).value_or("");
       }
-      if (status.j.value("ok", false) == false) effects.push_back("`weft lab status` fails");
+      if (status.json.value("ok", false) == false) effects.push_back("`weft lab status` fails");
     }
     const bool refused = absl::StrContains(evidence, Refusal(removed));
     if (refused) effects.push_back("the agent reports the 403 for it");
@@ -379,7 +325,7 @@ TEST_F(TalosLabTest, EveryRuleIsNeeded) {
     }
     summary.push_back(absl::StrCat("  without ", removed.verb, " ", removed.resource, ": ",
                                    absl::StrJoin(effects, "; ")));
-    Weft({"lab", "down", "--state-dir", state_dir_});
+    RunWeft({"lab", "down", "--state-dir", state_dir_});
   }
   std::cout << "removing one rule of the generated ClusterRole:\n"
             << absl::StrJoin(summary, "\n") << "\n";

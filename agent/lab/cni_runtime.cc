@@ -8,8 +8,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "agent/lab/talos_node.h"
 #include "common/file_util.h"
 #include "common/net/ip.h"
+#include "common/netns/netns.h"
 #include "common/netns/process.h"
 #include "common/status_macros.h"
 
@@ -167,6 +169,19 @@ absl::StatusOr<std::string> PodIpFromResult(const json& result) {
   }
   return absl::InvalidArgumentError(
       absl::StrCat("CNI result has no IPv4 address: ", result.dump()));
+}
+
+CniAttachment PodAttachment(const PodPlan& pod) {
+  return {pod.container_id, netns::PathOf(pod.netns), "eth0", pod.namespace_, pod.name};
+}
+
+CniNode NodeCni(const LabState& state, const NodePlan& node) {
+  CniNode cni{netns::PathOf(node.name), node.cni_bin_dir(), node.cni_conf_dir(), {}};
+  // On a Talos node containerd runs the plugin on the host, where the agent's
+  // socket is /var/run/weft/weft.sock (the conflist says so): give the plugin
+  // the node's /run.
+  if (state.talos) cni.mounts = NodeRunView(node);
+  return cni;
 }
 
 absl::StatusOr<json> CniAdd(const CniNode& node, const CniAttachment& pod, absl::Duration timeout) {

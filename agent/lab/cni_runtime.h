@@ -12,6 +12,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/lab/plan.h"
+#include "agent/lab/state.h"
 #include "common/netns/process.h"
 #include "nlohmann/json.hpp"
 
@@ -67,6 +69,12 @@ struct CniNode {
   // (the lab's Talos mode gives them the node's /run, where the agent's socket is).
   std::vector<netns::BindMount> mounts;
 };
+
+// The lab's side of the above: a pod's attachment (its namespace, eth0, its
+// container ID and name), and its node's CNI as the node's runtime sees it; in
+// Talos mode with the node's /run, where the agent's socket is.
+CniAttachment PodAttachment(const PodPlan& pod);
+CniNode NodeCni(const LabState& state, const NodePlan& node);
 
 // ADD of every plugin in the list, in order; returns the last result. On a
 // plugin error the message carries its code, msg and details.

@@ -43,7 +43,6 @@ namespace {
 using nlohmann::json;
 
 constexpr absl::Duration kCniTimeout = absl::Seconds(60);
-constexpr absl::Duration kAgentStopGrace = absl::Seconds(10);
 
 void LogLine(absl::string_view message) {
   std::string line =
@@ -88,7 +87,11 @@ class Controller {
   absl::Status PrepareTalosApiServer(kubeprism::testing::LabApiServerOptions* options);
   absl::Status PrepareExtension();
   absl::Status StartContainer(const NodePlan& node);
-  CniNode CniOf(const NodePlan& node) const;
+  // Spawns `options` (argv, namespace) as the agent of `node`: output appended to
+  // the node's log, SIGTERM when the controller dies; recorded and saved. `what`
+  // names it in errors ("weft-agent on n1").
+  absl::StatusOr<pid_t> SpawnAgent(const NodePlan& node, netns::SpawnOptions options,
+                                   const std::string& what);
   // Reaps agents that exited; true when all still run.
   bool CheckAgents(std::string* which);
 
@@ -288,28 +291,35 @@ absl::Status Controller::StartAgents() {
     state_.pin_dirs.push_back(node.pin_dir);
     RETURN_IF_ERROR(Save());
 
-    int log = open(node.log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (log < 0) {
-      return absl::InternalError(absl::StrCat("open ", node.log_path(), ": ", strerror(errno)));
-    }
     netns::SpawnOptions options;
     options.argv = {state_.agent_binary, "--config", node.config_path()};
     options.netns_path = netns::PathOf(node.name);
-    options.stdout_fd = log;
-    options.stderr_fd = log;
-    options.terminate_with_parent = true;
-    auto pid = netns::Spawn(options);
-    close(log);
-    if (!pid.ok()) {
-      return absl::Status(pid.status().code(),
-                          absl::StrCat("weft-agent on ", node.name, ": ", pid.status().message()));
-    }
-    state_.agents.push_back({node.name, {*pid, options.argv}});
-    agent_exited_.push_back(false);
-    RETURN_IF_ERROR(Save());
-    Progress(absl::StrCat("weft-agent on ", node.name, ": pid ", *pid, ", log ", node.log_path()));
+    ASSIGN_OR_RETURN(
+        pid_t pid, SpawnAgent(node, std::move(options), absl::StrCat("weft-agent on ", node.name)));
+    Progress(absl::StrCat("weft-agent on ", node.name, ": pid ", pid, ", log ", node.log_path()));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<pid_t> Controller::SpawnAgent(const NodePlan& node, netns::SpawnOptions options,
+                                             const std::string& what) {
+  int log = open(node.log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log < 0) {
+    return absl::InternalError(absl::StrCat("open ", node.log_path(), ": ", strerror(errno)));
+  }
+  options.stdout_fd = log;
+  options.stderr_fd = log;
+  // In Talos mode runc passes the SIGTERM on to the agent, and deletes the container.
+  options.terminate_with_parent = true;
+  auto pid = netns::Spawn(options);
+  close(log);
+  if (!pid.ok()) {
+    return absl::Status(pid.status().code(), absl::StrCat(what, ": ", pid.status().message()));
+  }
+  state_.agents.push_back({node.name, {*pid, options.argv}});
+  agent_exited_.push_back(false);
+  RETURN_IF_ERROR(Save());
+  return *pid;
 }
 
 bool Controller::CheckAgents(std::string* which) {
@@ -373,9 +383,7 @@ absl::Status Controller::CreatePod(const PodPlan& pod) {
       servers_->AddGreeter(netns::PathOf(pod.netns), "0.0.0.0", pod.port, pod.greeting()));
   // 3. CNI ADD through the protocol, run in the node's namespace as the
   //    node's runtime would.
-  CniAttachment attachment{pod.container_id, netns::PathOf(pod.netns), "eth0", pod.namespace_,
-                           pod.name};
-  ASSIGN_OR_RETURN(json result, CniAdd(CniOf(*node), attachment, kCniTimeout));
+  ASSIGN_OR_RETURN(json result, CniAdd(NodeCni(state_, *node), PodAttachment(pod), kCniTimeout));
   ASSIGN_OR_RETURN(std::string ip, PodIpFromResult(result));
   state_.pods.push_back({pod.key(), ip, result});
   RETURN_IF_ERROR(Save());
@@ -387,15 +395,6 @@ absl::Status Controller::CreatePod(const PodPlan& pod) {
 }
 
 // ---- Talos mode -------------------------------------------------------------
-
-CniNode Controller::CniOf(const NodePlan& node) const {
-  CniNode cni{netns::PathOf(node.name), node.cni_bin_dir(), node.cni_conf_dir(), {}};
-  // On a Talos node containerd runs the plugin on the host, where the agent's
-  // socket is /var/run/weft/weft.sock (the conflist says so): give the plugin
-  // the node's /run.
-  if (state_.talos) cni.mounts = NodeRunView(node);
-  return cni;
-}
 
 absl::Status Controller::PrepareTalosApiServer(kubeprism::testing::LabApiServerOptions* options) {
   const LabPlan& plan = state_.plan;
@@ -532,26 +531,11 @@ absl::Status Controller::StartContainer(const NodePlan& node) {
   const std::string id = absl::StrCat(node.name, "-ext-", spec.name);
   talos.containers.push_back(id);
   RETURN_IF_ERROR(Save());
-  int log = open(node.log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log < 0) {
-    return absl::InternalError(absl::StrCat("open ", node.log_path(), ": ", strerror(errno)));
-  }
   netns::SpawnOptions options;
   options.argv = RuncRunArgv(Runc{talos.runc, plan.runc_root()}, node.bundle_dir(), id);
-  options.stdout_fd = log;
-  options.stderr_fd = log;
-  // runc passes the SIGTERM on to the agent, and deletes the container.
-  options.terminate_with_parent = true;
-  auto pid = netns::Spawn(options);
-  close(log);
-  if (!pid.ok()) {
-    return absl::Status(pid.status().code(),
-                        absl::StrCat("runc for ", node.name, ": ", pid.status().message()));
-  }
-  state_.agents.push_back({node.name, {*pid, options.argv}});
-  agent_exited_.push_back(false);
-  RETURN_IF_ERROR(Save());
-  Progress(absl::StrCat("weft-agent on ", node.name, ": container ", id, " (runc pid ", *pid, "), ",
+  ASSIGN_OR_RETURN(pid_t pid,
+                   SpawnAgent(node, std::move(options), absl::StrCat("runc for ", node.name)));
+  Progress(absl::StrCat("weft-agent on ", node.name, ": container ", id, " (runc pid ", pid, "), ",
                         config.config_files.size(),
                         " config files from its "
                         "ExtensionServiceConfig, log ",

@@ -23,7 +23,13 @@
 
 #include <string>
 
+#include "absl/time/time.h"
+
 namespace weft::lab {
+
+// How long an agent gets between SIGTERM and SIGKILL, from the controller when
+// it stops and from `weft lab down` when the controller could not.
+inline constexpr absl::Duration kAgentStopGrace = absl::Seconds(10);
 
 // The readiness protocol on ControllerOptions::ready_fd, one line each (texts
 // C-escaped, so a multi-line error stays one line):

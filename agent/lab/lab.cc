@@ -47,9 +47,8 @@ namespace {
 
 namespace v1 = weft::agent::v1;
 
-// The controller stops its agents (up to 10 s each) before it exits.
+// The controller stops its agents (up to kAgentStopGrace each) before it exits.
 constexpr absl::Duration kControllerStopGrace = absl::Seconds(30);
-constexpr absl::Duration kAgentStopGrace = absl::Seconds(10);
 constexpr absl::Duration kCniDelTimeout = absl::Seconds(30);
 
 // The process is running and is the one we started (same command line).
@@ -91,14 +90,6 @@ struct Removed {
   int pins = 0;
 };
 
-// The node's CNI as its runtime sees it (cni_runtime.h); in Talos mode with the
-// node's /run, where the agent's socket is.
-CniNode CniOf(const LabState& state, const NodePlan& node) {
-  CniNode cni{netns::PathOf(node.name), node.cni_bin_dir(), node.cni_conf_dir(), {}};
-  if (state.talos) cni.mounts = NodeRunView(node);
-  return cni;
-}
-
 // Removes everything `state` records, and anything else carrying its prefix.
 // Never stops: each failure is a warning and the next step runs.
 Removed Teardown(const LabState& state, std::ostream& progress) {
@@ -118,9 +109,8 @@ Removed Teardown(const LabState& state, std::ostream& progress) {
       skipped.push_back(record.key);
       continue;
     }
-    CniAttachment attachment{pod->container_id, netns::PathOf(pod->netns), "eth0", pod->namespace_,
-                             pod->name};
-    if (auto s = CniDel(CniOf(state, *node), attachment, record.cni_result, kCniDelTimeout);
+    if (auto s =
+            CniDel(NodeCni(state, *node), PodAttachment(*pod), record.cni_result, kCniDelTimeout);
         !s.ok()) {
       warn(std::string(s.message()));
     } else {

@@ -6,6 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
+#include <string>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -14,6 +18,15 @@
 
 namespace weft::netns {
 namespace {
+
+// A file as this process sees it (in its own network namespace); "" if unreadable.
+std::string ReadOurs(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return "";
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 class NetnsTest : public ::testing::Test {
  protected:
@@ -78,13 +91,25 @@ TEST_F(NetnsTest, LoopbackIsUpAndSysctlsArePerNamespace) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_NE(r->out.find("UP"), std::string::npos) << r->out;
 
-  ASSERT_TRUE(WriteSysctl(PathOf(prefix_ + "lo"), "net.ipv4.ip_forward", "1").ok());
-  SpawnOptions cat;
-  cat.argv = {"cat", "/proc/sys/net/ipv4/ip_forward"};
-  cat.netns_path = PathOf(prefix_ + "lo");
-  r = RunProcess(cat, "", absl::Seconds(10));
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->out, "1\n");
+  // Both values, so the check cannot pass on a value the namespace already had;
+  // the caller's namespace keeps its own.
+  const std::string ours = ReadOurs("/proc/sys/net/ipv4/ip_forward");
+  ASSERT_FALSE(ours.empty());
+  auto read_inside = [&]() -> std::string {
+    SpawnOptions cat;
+    cat.argv = {"cat", "/proc/sys/net/ipv4/ip_forward"};
+    cat.netns_path = PathOf(prefix_ + "lo");
+    auto c = RunProcess(cat, "", absl::Seconds(10));
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? c->out : "";
+  };
+  for (const char* value : {"0", "1"}) {
+    SCOPED_TRACE(value);
+    ASSERT_TRUE(WriteSysctl(PathOf(prefix_ + "lo"), "net.ipv4.ip_forward", value).ok());
+    EXPECT_EQ(read_inside(), absl::StrCat(value, "\n"));
+    EXPECT_EQ(ReadOurs("/proc/sys/net/ipv4/ip_forward"), ours)
+        << "the write reached the caller's namespace";
+  }
 }
 
 TEST_F(NetnsTest, SpawnRunsTheProcessInTheNamespace) {

@@ -1,0 +1,98 @@
+#include "integration/lab_harness.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "agent/lab/plan.h"
+#include "common/netns/netns.h"
+#include "common/netns/process.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace weft::integration {
+
+using nlohmann::json;
+
+std::string Runfile(const std::string& path) {
+  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"), "/", path);
+}
+
+CommandResult RunCommand(std::vector<std::string> argv, absl::Duration timeout) {
+  netns::SpawnOptions options;
+  options.argv = std::move(argv);
+  auto r = netns::RunProcess(options, "", timeout);
+  CommandResult c;
+  if (!r.ok()) {
+    c.err = std::string(r.status().message());
+    return c;
+  }
+  c.rc = r->exit_code;
+  c.out = std::move(r->out);
+  c.err = std::move(r->err);
+  c.json = json::parse(c.out, nullptr, /*allow_exceptions=*/false);
+  return c;
+}
+
+CommandResult RunWeft(std::vector<std::string> args) {
+  args.insert(args.begin(), Runfile("agent/cli/weft"));
+  return RunCommand(std::move(args));
+}
+
+bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
+  for (absl::Time end = absl::Now() + timeout; absl::Now() < end;) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return done();
+}
+
+void ExpectNothingLeft(const std::string& prefix, const std::vector<std::string>& extra_dirs) {
+  auto names = netns::List(prefix + "-");
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_THAT(*names, ::testing::IsEmpty()) << "network namespaces of lab " << prefix;
+  std::vector<std::string> dirs = {lab::kBpffsRoot};
+  dirs.insert(dirs.end(), extra_dirs.begin(), extra_dirs.end());
+  for (const std::string& dir : dirs) {
+    std::vector<std::string> left;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (absl::StartsWith(it->path().filename().string(), prefix + "-")) {
+        left.push_back(it->path());
+      }
+    }
+    EXPECT_FALSE(ec) << "list " << dir << ": " << ec.message();
+    EXPECT_THAT(left, ::testing::IsEmpty()) << "left in " << dir << " by lab " << prefix;
+  }
+}
+
+void ExpectStopped(const lab::ProcessRecord& process) {
+  auto cmdline = netns::ReadCmdline(process.pid);
+  EXPECT_FALSE(netns::IsRunning(process.pid) && cmdline.ok() && *cmdline == process.cmdline)
+      << "pid " << process.pid << " still runs";
+}
+
+void ExpectHealthyReport(const json& report, int nodes) {
+  ASSERT_TRUE(report.is_object()) << report;
+  EXPECT_EQ(report["ok"], true) << report.dump(2);
+  EXPECT_EQ(report["phase"], "ready");
+  ASSERT_EQ(report["nodes"].size(), static_cast<size_t>(nodes));
+  for (const json& n : report["nodes"]) {
+    EXPECT_EQ(n["agent"]["running"], true) << n;
+    EXPECT_EQ(n["agent"]["healthy"], true) << n;
+  }
+  ASSERT_EQ(report["pods"].size(), 3u);
+  for (const json& p : report["pods"]) {
+    EXPECT_EQ(p["phase"], "Running") << p;
+    EXPECT_TRUE(absl::StartsWith(p["ip"].get<std::string>(), "10.200.")) << p;
+  }
+  const int cells = (3 + nodes) * 4;  // (pods + nodes) x (pods + outside)
+  EXPECT_EQ(report["connectivity"]["total"], cells);
+  EXPECT_EQ(report["connectivity"]["passed"], cells) << report["connectivity"].dump(2);
+}
+
+}  // namespace weft::integration

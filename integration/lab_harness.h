@@ -1,0 +1,53 @@
+// What the lab end-to-end tests (lab_test, talos_lab_test, agent_test) share:
+// their runfiles, running the weft CLI and other commands, polling, and the
+// checks that a lab left nothing behind and that a report is a healthy lab's.
+// Test-only: the checks are gtest expectations.
+#ifndef WEFT_INTEGRATION_LAB_HARNESS_H_
+#define WEFT_INTEGRATION_LAB_HARNESS_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "agent/lab/state.h"
+#include "nlohmann/json.hpp"
+
+namespace weft::integration {
+
+// The path of a `data` dependency of the test, from its workspace-relative path
+// ("agent/cli/weft").
+std::string Runfile(const std::string& path);
+
+struct CommandResult {
+  int rc = -1;  // -1: it could not be run or timed out (err says why)
+  std::string out;
+  std::string err;
+  nlohmann::json json;  // `out` parsed; discarded (is_discarded()) when not JSON
+};
+
+// Runs `argv` to completion with its output captured; killed after `timeout`.
+CommandResult RunCommand(std::vector<std::string> argv, absl::Duration timeout = absl::Minutes(4));
+// The weft CLI of the runfiles with `args`.
+CommandResult RunWeft(std::vector<std::string> args);
+
+// Polls `done` every 50 ms for up to `timeout`; its last answer.
+bool WaitFor(const std::function<bool()>& done, absl::Duration timeout);
+
+// Nothing of lab `prefix` is left: no network namespace and no bpffs pin named
+// "<prefix>-...", nor any such entry in `extra_dirs` (e.g. the cgroup v2 root in
+// Talos mode).
+void ExpectNothingLeft(const std::string& prefix, const std::vector<std::string>& extra_dirs = {});
+
+// The process the lab recorded no longer runs (or its PID is somebody else's).
+void ExpectStopped(const lab::ProcessRecord& process);
+
+// The JSON report (`weft lab up|status -o json`) of a healthy lab of `nodes`
+// nodes and the three sample pods: ok and ready, every node's agent running and
+// healthy, every pod Running with an address in the pod CIDRs (10.200.0.0/16),
+// every cell of the matrix ((pods + nodes) x (pods + outside)) passing.
+void ExpectHealthyReport(const nlohmann::json& report, int nodes);
+
+}  // namespace weft::integration
+
+#endif  // WEFT_INTEGRATION_LAB_HARNESS_H_
