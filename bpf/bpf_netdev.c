@@ -9,6 +9,7 @@
 
 #include "bpf/lib/l3.h"
 #include "bpf/lib/endpoints.h"
+#include "bpf/lib/encrypt.h"
 #include "bpf/lib/masquerade.h"
 #include "bpf/lib/snat.h"
 
@@ -55,9 +56,11 @@ int weft_from_netdev(struct __sk_buff *skb)
 
 /* Attached at tc egress of the native devices: everything that leaves the node
  * there, the pods' packets that weft_from_container redirected (tc egress runs
- * for redirected packets too) as well as what the host stack routed. On a
- * device with masquerade on, pod traffic to destinations outside the cluster
- * leaves with the device's address (source NAT); all else leaves unchanged.
+ * for redirected packets too) as well as what the host stack routed. With
+ * encryption in strict mode, pod traffic to other pods that would leave here in
+ * plain text is dropped (fail closed). On a device with masquerade on, pod
+ * traffic to destinations outside the cluster leaves with the device's address
+ * (source NAT); all else leaves unchanged.
  */
 SEC("tc")
 int weft_to_netdev(struct __sk_buff *skb)
@@ -70,7 +73,11 @@ int weft_to_netdev(struct __sk_buff *skb)
 	if (!ip)
 		return TC_ACT_OK;
 	dev = lookup_netdev(skb->ifindex);
-	if (!dev || !masq4_needed(dev, ip))
+	if (!dev)
+		return TC_ACT_OK;
+	if (strict4_violation(dev, ip))
+		return TC_ACT_SHOT;
+	if (!masq4_needed(dev, ip))
 		return TC_ACT_OK;
 	nat_addr = dev->masq_addr4;
 	return snat4(skb, ip, nat_addr) < 0 ? TC_ACT_SHOT : TC_ACT_OK;

@@ -15,6 +15,7 @@
 
 #include "bpf/bpf_lxc.skel.h"
 #include "bpf/bpf_netdev.skel.h"
+#include "bpf/maps/encrypt.h"
 #include "bpf/maps/endpoints.h"
 #include "bpf/maps/nat.h"
 #include "bpf/maps/netdev.h"
@@ -502,6 +503,68 @@ TEST_F(MasqueradeTest, FragmentsAreNotTranslated) {
   Put16(frag, 24, 0);
   Put16(frag, 24, Fold(Sum16(&frag[kL3], 20)));
   EXPECT_EQ(Egress(frag).data, frag);
+}
+
+// Encryption strict mode on the same egress program: pod traffic to other
+// pods never leaves a native device in plain text.
+class StrictEncryptionTest : public MasqueradeTest {
+ protected:
+  void SetUp() override {
+    MasqueradeTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    SetNetdev(WEFT_NETDEV_F_MASQUERADE | WEFT_NETDEV_F_ENCRYPT_STRICT);
+    strict4_key key{};
+    key.prefixlen = 24;
+    inet_pton(AF_INET, "10.244.2.0", &key.addr);  // another node's pod CIDR
+    __u32 value = 0;
+    ASSERT_EQ(bpf_map__update_elem(netdev_->maps.weft_strict4_v1, &key, sizeof(key), &value,
+                                   sizeof(value), BPF_ANY),
+              0);
+  }
+
+  uint64_t Drops() {
+    int cpus = libbpf_num_possible_cpus();
+    std::vector<__u64> v(static_cast<size_t>(cpus));
+    __u32 key = 0;
+    EXPECT_EQ(bpf_map__lookup_elem(netdev_->maps.weft_strict_drops_v1, &key, sizeof(key), v.data(),
+                                   v.size() * sizeof(__u64), 0),
+              0);
+    uint64_t total = 0;
+    for (auto x : v) total += x;
+    return total;
+  }
+};
+
+TEST_F(StrictEncryptionTest, PodToRemotePodInPlainTextIsDroppedAndCounted) {
+  Out o = Egress(Tcp(kPod, 40000, "10.244.2.7", 443, kSyn));
+  EXPECT_EQ(o.verdict, TC_ACT_SHOT);
+  EXPECT_EQ(Drops(), 1u);
+  auto udp = Udp(kPod, 5353, "10.244.2.7", 53);
+  EXPECT_EQ(Egress(udp).verdict, TC_ACT_SHOT);
+  EXPECT_EQ(Drops(), 2u);
+}
+
+TEST_F(StrictEncryptionTest, OtherTrafficIsUntouched) {
+  // Outside the encrypted CIDRs: masqueraded as usual.
+  Out out = Egress(Tcp(kPod, 40000, kRemote, 443, kSyn));
+  EXPECT_EQ(out.verdict, TC_ACT_OK);
+  EXPECT_EQ(Src(out.data), kNode);
+  // The host's own traffic (and WireGuard's UDP, which carries the node address).
+  auto host = Tcp(kNode, 33000, "10.244.2.7", 443, kSyn);
+  EXPECT_EQ(Egress(host).verdict, TC_ACT_OK);
+  // A pod of another node, forwarded through here.
+  auto forwarded = Tcp("10.244.3.9", 40000, "10.244.2.7", 443, kSyn);
+  EXPECT_EQ(Egress(forwarded).verdict, TC_ACT_OK);
+  EXPECT_EQ(Drops(), 0u);
+}
+
+TEST_F(StrictEncryptionTest, OnlyStrictDevicesDrop) {
+  SetNetdev(WEFT_NETDEV_F_MASQUERADE);
+  auto in = Tcp(kPod, 40000, "10.244.2.7", 443, kSyn);
+  Out o = Egress(in);
+  EXPECT_EQ(o.verdict, TC_ACT_OK);
+  EXPECT_EQ(o.data, in);
+  EXPECT_EQ(Drops(), 0u);
 }
 
 }  // namespace

@@ -49,6 +49,100 @@ absl::Status GetPath(const std::string& source, const YAML::Node& node, const st
   return absl::OkStatus();
 }
 
+// "30s", "12h", "7d": a whole number of seconds, minutes, hours or days (0 is off).
+absl::Status GetPeriod(const std::string& source, const YAML::Node& node, const std::string& field,
+                       int64_t* seconds) {
+  std::string v;
+  if (auto s = GetString(source, node, field, &v); !s.ok()) return s;
+  static const std::map<char, int64_t> kUnits = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+  auto bad = [&] {
+    return FieldError(source, node, field,
+                      absl::StrCat("\"", v, "\" is not a period like 0, 90s, 30m, 12h or 7d"));
+  };
+  if (v == "0") {
+    *seconds = 0;
+    return absl::OkStatus();
+  }
+  if (v.size() < 2 || v.size() > 8 || !kUnits.count(v.back())) return bad();
+  int64_t n = 0;
+  for (size_t i = 0; i + 1 < v.size(); ++i) {
+    if (v[i] < '0' || v[i] > '9') return bad();
+    n = n * 10 + (v[i] - '0');
+  }
+  *seconds = n * kUnits.at(v.back());
+  if (*seconds != 0 && *seconds < 60) {
+    return FieldError(source, node, field, "must be 0 (off) or at least a minute");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseEncryption(const std::string& source, const YAML::Node& node,
+                             EncryptionConfig* e) {
+  if (!node.IsMap()) return FieldError(source, node, "encryption", "must be a map");
+  using Handler = std::function<absl::Status(const YAML::Node&, const std::string&)>;
+  auto one_of = [&](const YAML::Node& n, const std::string& field,
+                    const std::map<std::string, int>& names, int* out) -> absl::Status {
+    std::string v;
+    if (auto s = GetString(source, n, field, &v); !s.ok()) return s;
+    auto it = names.find(v);
+    if (it == names.end()) {
+      std::string all;
+      for (const auto& kv : names) absl::StrAppend(&all, all.empty() ? "" : ", ", kv.first);
+      return FieldError(source, n, field, absl::StrCat("\"", v, "\" is not one of ", all));
+    }
+    *out = it->second;
+    return absl::OkStatus();
+  };
+  const std::map<std::string, Handler> fields = {
+      {"type",
+       [&](const YAML::Node& n, const std::string& f) -> absl::Status {
+         int v = 0;
+         if (auto s = one_of(n, f, {{"none", 0}, {"wireguard", 1}}, &v); !s.ok()) return s;
+         e->type = v ? EncryptionType::kWireGuard : EncryptionType::kNone;
+         return absl::OkStatus();
+       }},
+      {"backend",
+       [&](const YAML::Node& n, const std::string& f) -> absl::Status {
+         int v = 0;
+         if (auto s = one_of(n, f, {{"auto", 0}, {"kernel", 1}, {"userspace", 2}}, &v); !s.ok()) {
+           return s;
+         }
+         e->backend = static_cast<WireGuardBackend>(v);
+         return absl::OkStatus();
+       }},
+      {"interface",
+       [&](const YAML::Node& n, const std::string& f) -> absl::Status {
+         if (auto s = GetString(source, n, f, &e->interface); !s.ok()) return s;
+         if (e->interface.empty() || e->interface.size() > 15 ||
+             e->interface.find_first_of("/ \t") != std::string::npos) {
+           return FieldError(source, n, f, "is not an interface name (1-15 characters, no / or space)");
+         }
+         return absl::OkStatus();
+       }},
+      {"port", [&](const YAML::Node& n, const std::string& f) { return GetInt(source, n, f, 1, 65535, &e->port); }},
+      {"strictMode", [&](const YAML::Node& n, const std::string& f) { return GetBool(source, n, f, &e->strict_mode); }},
+      {"rotationPeriod",
+       [&](const YAML::Node& n, const std::string& f) {
+         return GetPeriod(source, n, f, &e->rotation_period_seconds);
+       }},
+      {"wireguardGo", [&](const YAML::Node& n, const std::string& f) { return GetPath(source, n, f, &e->wireguard_go); }},
+  };
+  for (const auto& kv : node) {
+    std::string key = kv.first.as<std::string>();
+    std::string field = "encryption." + key;
+    auto it = fields.find(key);
+    if (it == fields.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ":", kv.first.Mark().line + 1, ": ", field, ": unknown field"));
+    }
+    if (auto s = it->second(kv.second, field); !s.ok()) return s;
+  }
+  if (e->strict_mode && !e->enabled()) {
+    return FieldError(source, node, "encryption.strictMode", "needs type: wireguard");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml, const std::string& source) {
@@ -121,6 +215,7 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml, const std:
       {"cniBinDir", [&](const YAML::Node& n) { return GetPath(source, n, "cniBinDir", &c.cni_bin_dir); }},
       {"cniConfDir", [&](const YAML::Node& n) { return GetPath(source, n, "cniConfDir", &c.cni_conf_dir); }},
       {"cniPlugin", [&](const YAML::Node& n) { return GetPath(source, n, "cniPlugin", &c.cni_plugin); }},
+      {"encryption", [&](const YAML::Node& n) { return ParseEncryption(source, n, &c.encryption); }},
   };
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>();

@@ -14,6 +14,27 @@ namespace weft::agent {
 
 enum class RoutingMode { kNative, kTunnel };
 
+enum class EncryptionType { kNone, kWireGuard };
+enum class WireGuardBackend { kAuto, kKernel, kUserspace };
+
+// Transparent encryption of pod traffic between nodes (`encryption:`).
+struct EncryptionConfig {
+  EncryptionType type = EncryptionType::kNone;
+  // auto: the kernel module when the kernel has it (Talos), else wireguard-go.
+  WireGuardBackend backend = WireGuardBackend::kAuto;
+  std::string interface = "weft_wg0";
+  int port = 51871;  // UDP listening port; peers are reached on the same port
+  // Pod traffic to other nodes' pods that would leave unencrypted is dropped.
+  bool strict_mode = false;
+  // Replace this node's key pair this often (0: only by `weft encrypt rotate`).
+  int64_t rotation_period_seconds = 0;
+  // The userspace backend's program. Empty: wireguard-go next to weft-agent,
+  // else on $PATH.
+  std::string wireguard_go;
+
+  bool enabled() const { return type == EncryptionType::kWireGuard; }
+};
+
 struct AgentConfig {
   // This node's name as registered with Kubernetes (Node.metadata.name).
   std::string node_name;
@@ -43,6 +64,7 @@ struct AgentConfig {
   // The weft-cni binary the agent installs into cni_bin_dir. Empty: the
   // weft-cni next to the weft-agent executable (the extension ships both).
   std::string cni_plugin;
+  EncryptionConfig encryption;
 
   std::string socket_path() const { return run_dir + "/weft.sock"; }
 };

@@ -17,6 +17,13 @@ TEST(AgentConfigTest, FullExampleParses) {
   EXPECT_EQ(c->native_routing_cidr->ToString(), "10.244.0.0/16");
   EXPECT_EQ(c->socket_path(), "/var/run/weft/weft.sock");
   EXPECT_EQ(c->cni_plugin, "/usr/local/lib/weft/weft-cni");
+  EXPECT_TRUE(c->encryption.enabled());
+  EXPECT_EQ(c->encryption.backend, WireGuardBackend::kAuto);
+  EXPECT_EQ(c->encryption.interface, "weft_wg0");
+  EXPECT_EQ(c->encryption.port, 51871);
+  EXPECT_TRUE(c->encryption.strict_mode);
+  EXPECT_EQ(c->encryption.rotation_period_seconds, 30 * 86400);
+  EXPECT_EQ(c->encryption.wireguard_go, "/usr/local/lib/weft/wireguard-go");
 }
 
 TEST(AgentConfigTest, MinimalConfigGetsDefaults) {
@@ -25,6 +32,8 @@ TEST(AgentConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(c->bpffs_dir, "/sys/fs/bpf/weft");
   EXPECT_TRUE(c->masquerade);
   EXPECT_FALSE(c->native_routing_cidr.has_value());
+  EXPECT_FALSE(c->encryption.enabled());
+  EXPECT_EQ(c->encryption.rotation_period_seconds, 0);
 }
 
 struct BadCase {
@@ -58,7 +67,26 @@ INSTANTIATE_TEST_SUITE_P(
                 "agent.yaml:2: tunnelPort: must be an integer 1..65535"},
         BadCase{"routing: native\n", "agent.yaml: nodeName: required"},
         BadCase{"nodeName: [unclosed\n", "agent.yaml:2: not valid YAML: end of sequence flow not found"},
-        BadCase{"- a\n- b\n", "agent.yaml:1: the config must be a YAML map"}));
+        BadCase{"- a\n- b\n", "agent.yaml:1: the config must be a YAML map"},
+        BadCase{"nodeName: n1\nencryption: wireguard\n", "agent.yaml:2: encryption: must be a map"},
+        BadCase{"nodeName: n1\nencryption:\n  type: ipsec\n",
+                "agent.yaml:3: encryption.type: \"ipsec\" is not one of none, wireguard"},
+        BadCase{"nodeName: n1\nencryption:\n  type: wireguard\n  backend: module\n",
+                "agent.yaml:4: encryption.backend: \"module\" is not one of auto, kernel, userspace"},
+        BadCase{"nodeName: n1\nencryption:\n  type: wireguard\n  interface: a-very-long-interface\n",
+                "agent.yaml:4: encryption.interface: is not an interface name (1-15 characters, no / "
+                "or space)"},
+        BadCase{"nodeName: n1\nencryption:\n  port: 0\n",
+                "agent.yaml:3: encryption.port: must be an integer 1..65535"},
+        BadCase{"nodeName: n1\nencryption:\n  strictMode: true\n",
+                "agent.yaml:3: encryption.strictMode: needs type: wireguard"},
+        BadCase{"nodeName: n1\nencryption:\n  rotationPeriod: 1w\n",
+                "agent.yaml:3: encryption.rotationPeriod: \"1w\" is not a period like 0, 90s, 30m, 12h "
+                "or 7d"},
+        BadCase{"nodeName: n1\nencryption:\n  rotationPeriod: 10s\n",
+                "agent.yaml:3: encryption.rotationPeriod: must be 0 (off) or at least a minute"},
+        BadCase{"nodeName: n1\nencryption:\n  nodeEncryption: true\n",
+                "agent.yaml:3: encryption.nodeEncryption: unknown field"}));
 
 }  // namespace
 }  // namespace weft::agent

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "kubeprism/json_fields.h"
 
 namespace weft::daemon {
 
@@ -30,6 +31,9 @@ ClusterView BuildClusterView(const std::vector<const kubeprism::Node*>& nodes) {
       }
       info.internal_ips.push_back(*ip);
     }
+    if (const std::string* key = kubeprism::FindKey(node->meta.annotations, kWireGuardKeyAnnotation)) {
+      view.wireguard_keys[info.name] = *key;
+    }
     view.nodes.push_back(std::move(info));
   }
   std::sort(view.nodes.begin(), view.nodes.end(),
@@ -41,7 +45,11 @@ bool ViewInputsChanged(const kubeprism::Node& before, const kubeprism::Node& aft
   auto same_address = [](const kubeprism::NodeAddress& a, const kubeprism::NodeAddress& b) {
     return a.type == b.type && a.address == b.address;
   };
-  return before.pod_cidrs != after.pod_cidrs ||
+  auto key = [](const kubeprism::Node& n) -> std::string {
+    const std::string* v = kubeprism::FindKey(n.meta.annotations, kWireGuardKeyAnnotation);
+    return v ? *v : "";
+  };
+  return before.pod_cidrs != after.pod_cidrs || key(before) != key(after) ||
          !std::equal(before.addresses.begin(), before.addresses.end(), after.addresses.begin(),
                      after.addresses.end(), same_address);
 }

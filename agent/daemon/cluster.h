@@ -4,6 +4,7 @@
 #ifndef WEFT_AGENT_DAEMON_CLUSTER_H_
 #define WEFT_AGENT_DAEMON_CLUSTER_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,8 +15,15 @@
 
 namespace weft::daemon {
 
+// The annotation on which each node publishes its WireGuard public key
+// (base64, as `wg` prints it).
+inline constexpr char kWireGuardKeyAnnotation[] = "weft.dev/wireguard-public-key";
+
 struct ClusterView {
   std::vector<routing::NodeInfo> nodes;  // sorted by name
+  // Node name -> the value of its kWireGuardKeyAnnotation, unchecked (the
+  // encryption planner validates it). Nodes without the annotation are absent.
+  std::map<std::string, std::string> wireguard_keys;
   // One line per unusable field ("node n2: podCIDRs[0] \"x\": ..."). A node
   // with a bad field keeps its other, valid fields.
   std::vector<std::string> problems;
@@ -24,7 +32,7 @@ struct ClusterView {
 ClusterView BuildClusterView(const std::vector<const kubeprism::Node*>& nodes);
 
 // Whether an update of a Node changes what the view is built from (pod CIDRs,
-// addresses). Most Node updates are the kubelet's status heartbeats: no change.
+// addresses, the WireGuard key annotation). Most Node updates are the kubelet's status heartbeats: no change.
 bool ViewInputsChanged(const kubeprism::Node& before, const kubeprism::Node& after);
 
 // Destinations that are not masqueraded: the configured native-routing CIDR,

@@ -67,6 +67,24 @@ TEST(ClusterViewTest, OnlyCidrAndAddressChangesAreViewChanges) {
   auto recidr = a;
   recidr.pod_cidrs = {"10.244.9.0/24"};
   EXPECT_TRUE(ViewInputsChanged(a, recidr));
+  auto keyed = a;
+  keyed.meta.annotations.push_back({kWireGuardKeyAnnotation, "k1"});
+  EXPECT_TRUE(ViewInputsChanged(a, keyed));
+  auto rekeyed = keyed;
+  rekeyed.meta.annotations[0].second = "k2";
+  EXPECT_TRUE(ViewInputsChanged(keyed, rekeyed));
+  auto other = keyed;
+  other.meta.annotations.insert(other.meta.annotations.begin(), {"example.com/unrelated", "x"});  // sorted
+  EXPECT_FALSE(ViewInputsChanged(keyed, other));
+}
+
+TEST(ClusterViewTest, WireGuardKeysComeFromTheAnnotation) {
+  auto a = MakeNode("a", {"10.244.0.0/24"}, {"192.168.1.10"});
+  a.meta.annotations.push_back({kWireGuardKeyAnnotation, "not checked here"});
+  auto b = MakeNode("b", {"10.244.1.0/24"}, {"192.168.1.11"});
+  ClusterView v = BuildClusterView({&a, &b});
+  ASSERT_EQ(v.wireguard_keys.size(), 1u);
+  EXPECT_EQ(v.wireguard_keys.at("a"), "not checked here");
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "bpf/bpf_lxc.skel.h"
 #include "bpf/bpf_netdev.skel.h"
+#include "bpf/maps/encrypt.h"
 #include "bpf/maps/endpoints.h"
 #include "bpf/maps/netdev.h"
 #include "bpf/maps/nonmasq.h"
@@ -130,16 +131,69 @@ const char* HookName(bpf_tc_attach_point point) {
   return point == BPF_TC_EGRESS ? "egress" : "ingress";
 }
 
-nonmasq4_key NonMasqKeyOf(const net::IpPrefix& p) {
-  nonmasq4_key k;
+// The IPv4 LPM tries the agent fills with prefixes (non-masquerade, strict
+// encryption) share one key layout: prefix length, then the address.
+struct Lpm4Key {
+  __u32 prefixlen;
+  __be32 addr;
+};
+static_assert(sizeof(Lpm4Key) == sizeof(nonmasq4_key) && sizeof(Lpm4Key) == sizeof(strict4_key),
+              "LPM key layouts");
+
+Lpm4Key Lpm4KeyOf(const net::IpPrefix& p) {
+  Lpm4Key k;
   memset(&k, 0, sizeof(k));
   k.prefixlen = static_cast<__u32>(p.length());
   memcpy(&k.addr, p.address().bytes().data(), 4);
   return k;
 }
 
-bool SameKey(const nonmasq4_key& a, const nonmasq4_key& b) {
+bool SameKey(const Lpm4Key& a, const Lpm4Key& b) {
   return a.prefixlen == b.prefixlen && a.addr == b.addr;
+}
+
+// Makes the IPv4 prefixes in the LPM trie `fd` equal the IPv4 ones of `cidrs`.
+// `last` is what this process last wrote (nullopt: unknown, e.g. a pinned map
+// from a previous run); the same set again is no work. Adds before removing,
+// so a prefix in both the old and the new set is never missing, not even for
+// one packet.
+absl::Status ReplaceLpm4(int fd, const std::vector<net::IpPrefix>& cidrs, size_t max_entries,
+                         const char* what, std::optional<std::vector<Lpm4Key>>* last) {
+  std::vector<Lpm4Key> want;
+  for (const auto& p : cidrs) {
+    if (p.family() == net::Family::kV4) want.push_back(Lpm4KeyOf(p));
+  }
+  if (*last && std::equal(want.begin(), want.end(), (*last)->begin(), (*last)->end(), SameKey)) {
+    return absl::OkStatus();
+  }
+  if (want.size() > max_entries) {
+    return absl::InvalidArgumentError(absl::StrCat(want.size(), " ", what,
+                                                   " prefixes: more than the map holds (",
+                                                   max_entries, ")"));
+  }
+  for (const auto& key : want) {
+    __u32 value = 0;
+    if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
+      return Errno(absl::StrCat("update the ", what, " map"), errno);
+    }
+  }
+  std::vector<Lpm4Key> stale;
+  Lpm4Key cur, next;
+  Lpm4Key* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (std::none_of(want.begin(), want.end(), [&](const Lpm4Key& k) { return SameKey(k, next); })) {
+      stale.push_back(next);
+    }
+    cur = next;
+    prev = &cur;
+  }
+  for (auto& k : stale) {
+    if (bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT) {
+      return Errno(absl::StrCat("delete from the ", what, " map"), errno);
+    }
+  }
+  *last = std::move(want);
+  return absl::OkStatus();
 }
 
 class DatapathImpl : public Datapath {
@@ -170,6 +224,7 @@ class DatapathImpl : public Datapath {
       memcpy(&info.masq_addr4, options.masquerade_ipv4->bytes().data(), 4);
       info.flags |= WEFT_NETDEV_F_MASQUERADE;
     }
+    if (options.encrypt_strict) info.flags |= WEFT_NETDEV_F_ENCRYPT_STRICT;
     __u32 key = static_cast<__u32>(ifindex);
     if (bpf_map_update_elem(bpf_map__fd(netdev_->maps.weft_netdev_v1), &key, &info, BPF_ANY) != 0) {
       return Errno(absl::StrCat("update netdev map for ifindex ", ifindex), errno);
@@ -185,46 +240,27 @@ class DatapathImpl : public Datapath {
   }
 
   absl::Status SetNonMasqueradeCidrs(const std::vector<net::IpPrefix>& cidrs) override {
-    int fd = bpf_map__fd(netdev_->maps.weft_nonmasq4_v1);
-    std::vector<nonmasq4_key> want;
-    for (const auto& p : cidrs) {
-      if (p.family() == net::Family::kV4) want.push_back(NonMasqKeyOf(p));
+    return ReplaceLpm4(bpf_map__fd(netdev_->maps.weft_nonmasq4_v1), cidrs, WEFT_NONMASQ4_MAX,
+                       "non-masquerade", &nonmasq_);
+  }
+
+  absl::Status SetStrictEncryptionCidrs(const std::vector<net::IpPrefix>& cidrs) override {
+    return ReplaceLpm4(bpf_map__fd(netdev_->maps.weft_strict4_v1), cidrs, WEFT_STRICT4_MAX,
+                       "strict-encryption", &strict_);
+  }
+
+  absl::StatusOr<uint64_t> StrictEncryptionDrops() override {
+    int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) return Errno("count possible CPUs", -cpus);
+    std::vector<__u64> per_cpu(static_cast<size_t>(cpus));
+    __u32 key = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(netdev_->maps.weft_strict_drops_v1), &key,
+                            per_cpu.data()) != 0) {
+      return Errno("read the strict-mode drop counter", errno);
     }
-    // Called on every reconcile pass: the same set as last time is no work.
-    if (nonmasq_ && std::equal(want.begin(), want.end(), nonmasq_->begin(), nonmasq_->end(), SameKey)) {
-      return absl::OkStatus();
-    }
-    if (want.size() > WEFT_NONMASQ4_MAX) {
-      return absl::InvalidArgumentError(absl::StrCat(want.size(),
-                                                     " non-masquerade prefixes: more than the map holds (",
-                                                     WEFT_NONMASQ4_MAX, ")"));
-    }
-    // Add before removing, so a prefix in both the old and the new set is
-    // never missing, not even for one packet.
-    for (const auto& key : want) {
-      __u32 value = 0;
-      if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
-        return Errno("update the non-masquerade map", errno);
-      }
-    }
-    std::vector<nonmasq4_key> stale;
-    nonmasq4_key cur, next;
-    nonmasq4_key* prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-      if (std::none_of(want.begin(), want.end(),
-                       [&](const nonmasq4_key& k) { return SameKey(k, next); })) {
-        stale.push_back(next);
-      }
-      cur = next;
-      prev = &cur;
-    }
-    for (auto& k : stale) {
-      if (bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT) {
-        return Errno("delete from non-masquerade map", errno);
-      }
-    }
-    nonmasq_ = std::move(want);
-    return absl::OkStatus();
+    uint64_t total = 0;
+    for (__u64 v : per_cpu) total += v;
+    return total;
   }
 
   absl::Status Detach(int ifindex) override {
@@ -272,9 +308,10 @@ class DatapathImpl : public Datapath {
   bpf_lxc* lxc_;
   bpf_netdev* netdev_;
   BpfEndpointMap endpoints_;
-  // The map's contents as this process last wrote them (none yet: the pinned
-  // map may hold a previous run's set).
-  std::optional<std::vector<nonmasq4_key>> nonmasq_;
+  // The maps' contents as this process last wrote them (none yet: the pinned
+  // maps may hold a previous run's sets).
+  std::optional<std::vector<Lpm4Key>> nonmasq_;
+  std::optional<std::vector<Lpm4Key>> strict_;
 };
 
 }  // namespace

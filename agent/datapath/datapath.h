@@ -45,6 +45,9 @@ struct NetdevOptions {
   bool masquerade = false;
   // The device's IPv4 address; required when `masquerade` is on.
   std::optional<net::IpAddress> masquerade_ipv4;
+  // Encryption strict mode: pod traffic to the strict-encryption CIDRs that
+  // would leave through this device (in plain text) is dropped instead.
+  bool encrypt_strict = false;
 };
 
 // InvalidArgument when `options` cannot be programmed (masquerade without an
@@ -73,6 +76,12 @@ class Datapath {
   // masqueraded: the cluster's pod CIDR and the native-routing CIDR. IPv6
   // prefixes are accepted and ignored (no IPv6 masquerade yet).
   virtual absl::Status SetNonMasqueradeCidrs(const std::vector<net::IpPrefix>& cidrs) = 0;
+  // Replaces the destinations pods may reach only encrypted (every pod CIDR
+  // of the cluster), enforced on devices attached with `encrypt_strict`.
+  // IPv6 prefixes are accepted and ignored.
+  virtual absl::Status SetStrictEncryptionCidrs(const std::vector<net::IpPrefix>& cidrs) = 0;
+  // Packets dropped by strict mode since the counter's pin was created.
+  virtual absl::StatusOr<uint64_t> StrictEncryptionDrops() = 0;
   // Removes Weft's filters from the device's ingress and egress hooks and its
   // netdev settings (idempotent; also for devices that are already gone).
   virtual absl::Status Detach(int ifindex) = 0;

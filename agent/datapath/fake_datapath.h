@@ -47,6 +47,11 @@ class FakeDatapath : public Datapath {
     non_masquerade_cidrs = cidrs;
     return absl::OkStatus();
   }
+  absl::Status SetStrictEncryptionCidrs(const std::vector<net::IpPrefix>& cidrs) override {
+    strict_cidrs = cidrs;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<uint64_t> StrictEncryptionDrops() override { return strict_drops; }
   absl::Status Detach(int ifindex) override {
     from_container.erase(ifindex);
     netdevs.erase(ifindex);
@@ -58,6 +63,8 @@ class FakeDatapath : public Datapath {
   std::set<int> from_container;
   std::map<int, NetdevOptions> netdevs;  // by ifindex
   std::vector<net::IpPrefix> non_masquerade_cidrs;
+  std::vector<net::IpPrefix> strict_cidrs;
+  uint64_t strict_drops = 0;
 };
 
 }  // namespace weft::datapath

@@ -29,6 +29,9 @@ struct Route {
   net::IpAddress via;   // that node's InternalIP
   std::string device;   // the native device that reaches it
   std::string node;     // for reports
+  // The gateway is in none of the device's subnets (a WireGuard peer's
+  // InternalIP behind weft_wg0): installed with RTNH_F_ONLINK.
+  bool onlink = false;
 
   friend bool operator==(const Route& a, const Route& b) {
     return a.dst == b.dst && a.via == b.via && a.device == b.device;

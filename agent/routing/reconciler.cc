@@ -28,7 +28,8 @@ absl::StatusOr<std::vector<LocalSubnet>> LocalSubnets(netlink::Netlink& nl,
   return out;
 }
 
-ApplyResult ApplyRoutes(netlink::Netlink& nl, const std::vector<Route>& desired) {
+ApplyResult ApplyRoutes(netlink::Netlink& nl, const std::vector<Route>& desired,
+                        const std::vector<std::string>& devices) {
   ApplyResult result;
   auto links = nl.ListLinks();
   if (!links.ok()) {
@@ -51,7 +52,11 @@ ApplyResult ApplyRoutes(netlink::Netlink& nl, const std::vector<Route>& desired)
     // Only gatewayed routes are native routes to other nodes; per-pod host
     // routes (scope link) share the protocol and are the CNI plugin's.
     if (!k.gateway) continue;
-    installed.push_back({k.dst, *k.gateway, name_of[k.oif], ""});
+    const std::string& device = name_of[k.oif];
+    if (!devices.empty() && std::find(devices.begin(), devices.end(), device) == devices.end()) {
+      continue;
+    }
+    installed.push_back({k.dst, *k.gateway, device, ""});
   }
   RouteDiff diff = Diff(installed, desired);
   for (const auto& r : diff.add) {
@@ -65,6 +70,7 @@ ApplyResult ApplyRoutes(netlink::Netlink& nl, const std::vector<Route>& desired)
       continue;
     }
     spec.oif = it->second;
+    spec.onlink = r.onlink;
     if (auto s = nl.ReplaceRoute(spec); !s.ok()) {
       result.problems.push_back(absl::StrCat("node ", r.node, ": ", s.message()));
       continue;

@@ -25,7 +25,12 @@ struct ApplyResult {
 // Makes the kernel's Weft routes equal `desired`: installs or replaces what is
 // missing or different, removes Weft routes no longer wanted. A failing route is
 // reported and the others are still applied.
-ApplyResult ApplyRoutes(netlink::Netlink& nl, const std::vector<Route>& desired);
+//
+// With `devices` set, only Weft routes out of those devices count as installed
+// (the others belong to another reconciler, e.g. the tunnel's); empty: every
+// gatewayed Weft route.
+ApplyResult ApplyRoutes(netlink::Netlink& nl, const std::vector<Route>& desired,
+                        const std::vector<std::string>& devices = {});
 
 }  // namespace weft::routing
 

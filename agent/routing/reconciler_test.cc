@@ -101,5 +101,26 @@ TEST_F(ReconcilerTest, AFailingRouteIsReportedOthersApplied) {
   EXPECT_NE(r.problems[0].find("nosuchdev does not exist"), std::string::npos);
 }
 
+TEST_F(ReconcilerTest, OnlinkRoutesAndADeviceScopedPass) {
+  // A second device standing in for the WireGuard one: its gateway lies in no
+  // local subnet, so only an onlink route is accepted.
+  ASSERT_EQ(node_->Exec("ip link add wgx type veth peer name wgy"), 0);
+  ASSERT_EQ(node_->Exec("ip link set wgx up"), 0);
+  std::vector<Route> both = {
+      {Cidr("10.244.2.0/24"), Ip("192.168.77.2"), "under", "w2"},
+      {Cidr("10.244.3.0/24"), Ip("198.51.100.3"), "wgx", "w3", /*onlink=*/true},
+  };
+  auto r = ApplyRoutes(*nl_, both);
+  EXPECT_EQ(r.added, 2) << (r.problems.empty() ? "" : r.problems[0]);
+  EXPECT_NE(Routes().find("10.244.3.0/24 via 198.51.100.3 dev wgx onlink"),
+            std::string::npos)
+      << Routes();
+  // A pass that owns only wgx leaves the route out of `under` alone.
+  r = ApplyRoutes(*nl_, {}, {"wgx"});
+  EXPECT_EQ(r.removed, 1);
+  EXPECT_NE(Routes().find("10.244.2.0/24 via 192.168.77.2 dev under"), std::string::npos) << Routes();
+  EXPECT_EQ(Routes().find("wgx"), std::string::npos) << Routes();
+}
+
 }  // namespace
 }  // namespace weft::routing

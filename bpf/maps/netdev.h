@@ -2,7 +2,8 @@
  *
  * Written by the agent when it attaches a native device (AttachNetdev) and
  * removed when it detaches it; read by weft_to_netdev (bpf_netdev.c) on every
- * packet leaving the device. A device without an entry is never masqueraded.
+ * packet leaving the device. A device without an entry is never masqueraded
+ * and never drops.
  * Layout rules: fixed width types, byte order in the type, explicit padding.
  */
 #ifndef WEFT_BPF_MAPS_NETDEV_H_
@@ -18,6 +19,9 @@
 /* netdev_info.flags */
 /* Pod traffic to destinations outside weft_nonmasq4 leaves with masq_addr4. */
 #define WEFT_NETDEV_F_MASQUERADE (1U << 0)
+/* Encryption strict mode: pod traffic to weft_strict4 destinations is
+ * dropped here (bpf/maps/encrypt.h). */
+#define WEFT_NETDEV_F_ENCRYPT_STRICT (1U << 1)
 
 /* Key: __u32 ifindex. */
 struct netdev_info {
