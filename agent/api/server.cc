@@ -101,9 +101,30 @@ grpc::Status AgentService::GetStatus(grpc::ServerContext*, const v1::GetStatusRe
   resp->set_endpoint_count(static_cast<int32_t>(endpoints_->List().size()));
   for (const auto& c : endpoints_->pod_cidrs()) resp->add_pod_cidrs(c.ToString());
   resp->set_kube_proxy_replacement("False");
+  resp->set_encryption("Disabled");
   resp->set_healthy(true);
   if (options_.status) options_.status(resp);
   return grpc::Status::OK;
+}
+
+grpc::Status AgentService::GetEncryptionStatus(grpc::ServerContext*,
+                                               const v1::GetEncryptionStatusRequest*,
+                                               v1::EncryptionStatus* resp) {
+  if (!options_.encryption_status) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "encryption is off on this node (agent config: encryption.type)");
+  }
+  return options_.encryption_status(resp);
+}
+
+grpc::Status AgentService::RotateEncryptionKey(grpc::ServerContext*,
+                                               const v1::RotateEncryptionKeyRequest*,
+                                               v1::RotateEncryptionKeyResponse* resp) {
+  if (!options_.rotate_key) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "encryption is off on this node (agent config: encryption.type)");
+  }
+  return options_.rotate_key(resp);
 }
 
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartLocalApi(const std::string& socket_path,

@@ -19,6 +19,9 @@ struct ApiOptions {
   int pod_mtu = 1500;
   // Fills the parts of `weft status` the endpoint manager does not know.
   std::function<void(weft::agent::v1::AgentStatus*)> status;
+  // `weft encrypt status|rotate`; unset while encryption is off.
+  std::function<grpc::Status(weft::agent::v1::EncryptionStatus*)> encryption_status;
+  std::function<grpc::Status(weft::agent::v1::RotateEncryptionKeyResponse*)> rotate_key;
 };
 
 class AgentService final : public weft::agent::v1::Agent::Service {
@@ -42,6 +45,12 @@ class AgentService final : public weft::agent::v1::Agent::Service {
                              weft::agent::v1::ListEndpointsResponse* resp) override;
   grpc::Status GetStatus(grpc::ServerContext*, const weft::agent::v1::GetStatusRequest* req,
                          weft::agent::v1::AgentStatus* resp) override;
+  grpc::Status GetEncryptionStatus(grpc::ServerContext*,
+                                   const weft::agent::v1::GetEncryptionStatusRequest* req,
+                                   weft::agent::v1::EncryptionStatus* resp) override;
+  grpc::Status RotateEncryptionKey(grpc::ServerContext*,
+                                   const weft::agent::v1::RotateEncryptionKeyRequest* req,
+                                   weft::agent::v1::RotateEncryptionKeyResponse* resp) override;
 
  private:
   endpoints::EndpointManager* endpoints_;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "agent/api/agent.grpc.pb.h"
 #include "agent/cli/command.h"
 
@@ -84,6 +85,31 @@ std::string CallError(const char* name, const std::string& socket, const grpc::S
   return absl::StrCat(name, ": ", s.error_message(), "\n");
 }
 
+// Columns padded to their widest cell, two spaces apart.
+std::string RenderTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(rows.empty() ? 0 : rows[0].size(), 0);
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      absl::StrAppend(&line, r[i]);
+      if (i + 1 < r.size()) line.append(width[i] - r[i].size() + 2, ' ');
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+std::string Bytes(uint64_t n) {
+  if (n >= (1ull << 30)) return absl::StrFormat("%.1f GiB", n / double(1ull << 30));
+  if (n >= (1ull << 20)) return absl::StrFormat("%.1f MiB", n / double(1ull << 20));
+  if (n >= (1ull << 10)) return absl::StrFormat("%.1f KiB", n / double(1ull << 10));
+  return absl::StrCat(n, " B");
+}
+
 std::string Uptime(int64_t seconds) {
   if (seconds >= 86400) return absl::StrFormat("%dd%dh", seconds / 86400, seconds % 86400 / 3600);
   if (seconds >= 3600) return absl::StrFormat("%dh%dm", seconds / 3600, seconds % 3600 / 60);
@@ -114,6 +140,7 @@ std::string RenderStatus(const v1::AgentStatus& s) {
   row("Datapath:", s.datapath_mode());
   row("Routing:", s.routing_mode());
   row("KubeProxyReplacement:", s.kube_proxy_replacement());
+  row("Encryption:", s.encryption().empty() ? "Disabled" : s.encryption());
   row("Pod CIDRs:", absl::StrJoin(s.pod_cidrs(), ", "));
   row("Nodes:", absl::StrCat(s.node_count()));
   row("Endpoints:", absl::StrCat(s.endpoint_count()));
@@ -134,19 +161,43 @@ std::string RenderEndpoints(const v1::ListEndpointsResponse& list) {
                     e->host_ifname().empty() ? "-" : e->host_ifname(),
                     e->node() + (e->programmed() ? "" : " (not programmed)")});
   }
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
+  return RenderTable(rows);
+}
+
+std::string RenderEncryption(const v1::EncryptionStatus& e, int64_t now_unix) {
   std::string out;
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      absl::StrAppend(&line, r[i]);
-      if (i + 1 < r.size()) line.append(width[i] - r[i].size() + 2, ' ');
+  auto row = [&](const char* key, const std::string& value) {
+    absl::StrAppend(&out, absl::StrFormat("%-16s%s\n", key, value));
+  };
+  row("Encryption:", absl::StrCat(e.mode(), " (", e.backend(), e.strict_mode() ? ", strict" : "", ")"));
+  row("Interface:", absl::StrCat(e.interface(), " (MTU ", e.mtu(), ", port ", e.listen_port(), ")"));
+  row("Public key:", e.public_key());
+  std::string rotation = e.rotation_period_seconds() > 0
+                             ? absl::StrCat("rotated every ", Uptime(e.rotation_period_seconds()))
+                             : "rotated by `weft encrypt rotate`";
+  row("Key age:", absl::StrCat(Uptime(std::max<int64_t>(0, now_unix - e.key_created_unix())), " (",
+                               rotation, ")"));
+  if (e.strict_mode()) row("Strict drops:", absl::StrCat(e.strict_mode_drops()));
+  row("Rejected keys:", absl::StrCat(e.rejected_keys_total()));
+  row("Peers:", absl::StrCat(e.peers_size()));
+  if (e.peers_size() > 0) {
+    std::vector<std::vector<std::string>> rows = {
+        {"  NODE", "ENDPOINT", "ALLOWED IPS", "LAST HANDSHAKE", "RX", "TX"}};
+    for (const auto& p : e.peers()) {
+      rows.push_back({"  " + p.node(), p.endpoint().empty() ? "-" : p.endpoint(),
+                      p.allowed_ips().empty() ? "-" : absl::StrJoin(p.allowed_ips(), ","),
+                      p.last_handshake_unix() == 0
+                          ? "never"
+                          : absl::StrCat(Uptime(std::max<int64_t>(0, now_unix - p.last_handshake_unix())),
+                                         " ago"),
+                      Bytes(p.rx_bytes()), Bytes(p.tx_bytes())});
     }
-    absl::StrAppend(&out, line, "\n");
+    absl::StrAppend(&out, RenderTable(rows));
   }
+  for (const auto& n : e.pending_nodes()) {
+    absl::StrAppend(&out, "  pending: ", n, " (has not published a key yet)\n");
+  }
+  for (const auto& p : e.skipped()) absl::StrAppend(&out, "  skipped: ", p, "\n");
   return out;
 }
 
@@ -186,6 +237,53 @@ int EndpointListCommand(const std::vector<std::string>& args, std::ostream& out,
     return kExitFailure;
   }
   out << (c.json ? ToJson(list) : RenderEndpoints(list));
+  return kExitOk;
+}
+
+int EncryptStatusCommand(const std::vector<std::string>& args, std::ostream& out,
+                         std::ostream& err) {
+  Common c;
+  if (auto done = ParseCommon("weft encrypt status",
+                              "Transparent encryption on this node: mode, interface, public key,\n"
+                              "and per peer its endpoint, allowed IPs, last handshake and bytes.\n"
+                              "Exit codes: 0 every node a peer, 1 skipped peers / off / not\n"
+                              "answering, 2 usage.",
+                              args, out, err, &c)) {
+    return *done;
+  }
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::EncryptionStatus status;
+  grpc::Status s =
+      Connect(c.socket)->GetEncryptionStatus(&ctx, v1::GetEncryptionStatusRequest(), &status);
+  if (!s.ok()) {
+    err << CallError("weft encrypt status", c.socket, s);
+    return kExitFailure;
+  }
+  out << (c.json ? ToJson(status) : RenderEncryption(status, absl::ToUnixSeconds(absl::Now())));
+  return status.skipped_size() == 0 ? kExitOk : kExitFailure;
+}
+
+int EncryptRotateCommand(const std::vector<std::string>& args, std::ostream& out,
+                         std::ostream& err) {
+  Common c;
+  if (auto done = ParseCommon("weft encrypt rotate",
+                              "Replaces this node's WireGuard key pair and publishes the new\n"
+                              "public key; the other nodes update their peer without dropping\n"
+                              "established connections. Prints the new public key.",
+                              args, out, err, &c)) {
+    return *done;
+  }
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::RotateEncryptionKeyResponse resp;
+  grpc::Status s =
+      Connect(c.socket)->RotateEncryptionKey(&ctx, v1::RotateEncryptionKeyRequest(), &resp);
+  if (!s.ok()) {
+    err << CallError("weft encrypt rotate", c.socket, s);
+    return kExitFailure;
+  }
+  out << (c.json ? ToJson(resp) : absl::StrCat("new public key ", resp.public_key(), "\n"));
   return kExitOk;
 }
 

@@ -20,6 +20,7 @@ TEST(AgentCommandsTest, StatusTextNamesEveryFieldAndTheProblems) {
   s.set_datapath_mode("ebpf");
   s.set_routing_mode("native");
   s.set_kube_proxy_replacement("False");
+  s.set_encryption("WireGuard (userspace, strict)");
   s.add_pod_cidrs("10.244.1.0/24");
   s.set_node_count(3);
   s.set_endpoint_count(7);
@@ -32,6 +33,7 @@ TEST(AgentCommandsTest, StatusTextNamesEveryFieldAndTheProblems) {
             "Datapath:             ebpf\n"
             "Routing:              native\n"
             "KubeProxyReplacement: False\n"
+            "Encryption:           WireGuard (userspace, strict)\n"
             "Pod CIDRs:            10.244.1.0/24\n"
             "Nodes:                3\n"
             "Endpoints:            7\n"
@@ -82,6 +84,50 @@ TEST(AgentCommandsTest, BadOutputFormatIsAUsageError) {
   std::ostringstream out, err;
   EXPECT_EQ(EndpointListCommand({"-o", "yaml"}, out, err), 2);
   EXPECT_EQ(err.str(), "weft endpoint list: -o must be text or json, not \"yaml\"\n");
+}
+
+TEST(AgentCommandsTest, EncryptionStatusShowsPeersPendingAndSkipped) {
+  v1::EncryptionStatus e;
+  e.set_mode("WireGuard");
+  e.set_backend("userspace");
+  e.set_interface("weft_wg0");
+  e.set_mtu(1420);
+  e.set_listen_port(51871);
+  e.set_public_key("pub1=");
+  e.set_strict_mode(true);
+  e.set_strict_mode_drops(4);
+  e.set_key_created_unix(1000);
+  e.set_rotation_period_seconds(86400);
+  e.set_rejected_keys_total(1);
+  auto* p = e.add_peers();
+  p->set_node("n2");
+  p->set_endpoint("198.18.0.12:51871");
+  p->add_allowed_ips("10.200.2.0/24");
+  p->set_last_handshake_unix(1990);
+  p->set_rx_bytes(2048);
+  p->set_tx_bytes(3 << 20);
+  auto* q = e.add_peers();
+  q->set_node("n3");
+  e.add_pending_nodes("n4");
+  e.add_skipped("node n5: annotation weft.dev/wireguard-public-key \"x\" is not a WireGuard public key");
+  EXPECT_EQ(RenderEncryption(e, 2000),
+            "Encryption:     WireGuard (userspace, strict)\n"
+            "Interface:      weft_wg0 (MTU 1420, port 51871)\n"
+            "Public key:     pub1=\n"
+            "Key age:        16m40s (rotated every 1d0h)\n"
+            "Strict drops:   4\n"
+            "Rejected keys:  1\n"
+            "Peers:          2\n"
+            "  NODE  ENDPOINT           ALLOWED IPS    LAST HANDSHAKE  RX       TX\n"
+            "  n2    198.18.0.12:51871  10.200.2.0/24  10s ago         2.0 KiB  3.0 MiB\n"
+            "  n3    -                  -              never           0 B      0 B\n"
+            "  pending: n4 (has not published a key yet)\n"
+            "  skipped: node n5: annotation weft.dev/wireguard-public-key \"x\" is not a WireGuard "
+            "public key\n");
+  auto j = nlohmann::json::parse(ToJson(e));
+  EXPECT_EQ(j["peers"][0]["endpoint"], "198.18.0.12:51871");
+  EXPECT_EQ(j["strictModeDrops"], "4");  // proto JSON writes 64-bit integers as strings
+  EXPECT_FALSE(j.contains("privateKey"));
 }
 
 }  // namespace
