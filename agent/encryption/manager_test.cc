@@ -1,0 +1,195 @@
+#include "agent/encryption/manager.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "agent/daemon/cluster.h"
+#include "gtest/gtest.h"
+
+namespace weft::encryption {
+namespace {
+
+net::IpAddress Ip(const char* s) { return *net::IpAddress::Parse(s); }
+net::IpPrefix Cidr(const char* s) { return *net::IpPrefix::Parse(s); }
+
+// Records what the manager asks of a device (the real backends have their own
+// tests against wireguard-go and the netlink encoding).
+class RecordingDevice : public wireguard::Device {
+ public:
+  struct Log {
+    std::vector<wireguard::DeviceConfig> applied;
+    bool fail = false;
+  };
+  explicit RecordingDevice(Log* log) : log_(log) {}
+  std::string name() const override { return "wgtest0"; }
+  absl::string_view kind() const override { return "fake"; }
+  absl::StatusOr<wireguard::DeviceState> Get() override {
+    wireguard::DeviceState s;
+    if (log_->applied.empty()) return s;
+    const auto& c = log_->applied.back();
+    s.public_key = wireguard::PublicKey(c.private_key);
+    s.listen_port = c.listen_port;
+    for (const auto& p : c.peers) {
+      wireguard::PeerState ps;
+      ps.public_key = p.public_key;
+      ps.endpoint = p.endpoint;
+      ps.allowed_ips = p.allowed_ips;
+      ps.rx_bytes = 7;
+      s.peers.push_back(ps);
+    }
+    return s;
+  }
+  absl::Status Apply(const wireguard::DeviceConfig& c) override {
+    if (log_->fail) return absl::UnavailableError("device gone");
+    log_->applied.push_back(c);
+    return absl::OkStatus();
+  }
+
+ private:
+  Log* log_;
+};
+
+class ManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/weft-enc-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    options_.config.type = agent::EncryptionType::kWireGuard;
+    options_.node_name = "n1";
+    options_.key_path = dir_ + "/keys/wireguard.key";
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+
+  std::unique_ptr<Manager> Make() {
+    auto m = Manager::Create(options_, std::make_unique<RecordingDevice>(&log_),
+                             [this](const std::string& key) {
+                               if (publish_fails_) return absl::UnavailableError("API server down");
+                               published_.push_back(key);
+                               return absl::OkStatus();
+                             });
+    EXPECT_TRUE(m.ok()) << m.status();
+    return m.ok() ? std::move(*m) : nullptr;
+  }
+
+  std::string dir_;
+  ManagerOptions options_;
+  RecordingDevice::Log log_;
+  std::vector<std::string> published_;
+  bool publish_fails_ = false;
+  wireguard::Key peer_ = wireguard::PublicKey(wireguard::GeneratePrivateKey());
+  std::vector<routing::NodeInfo> nodes_ = {
+      {"n1", {Ip("192.168.5.1")}, {Cidr("10.244.1.0/24")}},
+      {"n2", {Ip("192.168.5.2")}, {Cidr("10.244.2.0/24")}},
+  };
+};
+
+TEST_F(ManagerTest, KeyIsPrivateAndReusedAcrossRestarts) {
+  auto m = Make();
+  ASSERT_NE(m, nullptr);
+  struct stat st;
+  ASSERT_EQ(stat(options_.key_path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  m->Reconcile(nodes_, {});
+  ASSERT_EQ(published_.size(), 1u);
+  const std::string first = published_[0];
+  auto again = Make();  // the agent restarted
+  ASSERT_NE(again, nullptr);
+  weft::agent::v1::EncryptionStatus status;
+  again->FillStatus(&status, 0);
+  EXPECT_EQ(status.public_key(), first);
+  // The Node already carries it: nothing to publish.
+  again->Reconcile(nodes_, {{"n1", first}});
+  EXPECT_EQ(published_.size(), 1u);
+  // The private key is in no status field.
+  std::string dump = status.DebugString();
+  std::string secret;
+  std::ifstream(options_.key_path) >> secret;
+  EXPECT_EQ(dump.find(secret), std::string::npos);
+}
+
+TEST_F(ManagerTest, PeersFollowTheClusterAndBadKeysAreCountedOnce) {
+  auto m = Make();
+  ASSERT_NE(m, nullptr);
+  auto pass = m->Reconcile(nodes_, {{"n2", wireguard::ToBase64(peer_)}});
+  EXPECT_TRUE(pass.problems.empty());
+  ASSERT_EQ(pass.plan.peers.size(), 1u);
+  ASSERT_FALSE(log_.applied.empty());
+  ASSERT_EQ(log_.applied.back().peers.size(), 1u);
+  EXPECT_EQ(log_.applied.back().listen_port, 51871);
+  EXPECT_EQ(log_.applied.back().peers[0].endpoint->ToString(), "192.168.5.2:51871");
+
+  for (int i = 0; i < 3; ++i) {
+    pass = m->Reconcile(nodes_, {{"n2", "garbage"}});
+    EXPECT_TRUE(pass.plan.peers.empty());
+    ASSERT_EQ(pass.problems.size(), 1u);
+  }
+  EXPECT_TRUE(log_.applied.back().peers.empty());
+  m->Reconcile(nodes_, {{"n2", "other garbage"}});
+  weft::agent::v1::EncryptionStatus status;
+  m->FillStatus(&status, 3);
+  EXPECT_EQ(status.rejected_keys_total(), 2);  // two distinct bad values
+  EXPECT_EQ(status.skipped_size(), 1);
+  EXPECT_EQ(status.strict_mode_drops(), 3u);
+}
+
+TEST_F(ManagerTest, RotationStoresAppliesAndPublishes) {
+  auto m = Make();
+  ASSERT_NE(m, nullptr);
+  m->Reconcile(nodes_, {{"n2", wireguard::ToBase64(peer_)}});
+  std::string old_key = published_.back();
+  auto rotated = m->Rotate();
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_NE(*rotated, old_key);
+  EXPECT_EQ(published_.back(), *rotated);
+  // Applied at once with the same peers.
+  EXPECT_EQ(wireguard::ToBase64(wireguard::PublicKey(log_.applied.back().private_key)), *rotated);
+  EXPECT_EQ(log_.applied.back().peers.size(), 1u);
+  // Stored: a restart keeps the new key.
+  auto again = Make();
+  weft::agent::v1::EncryptionStatus status;
+  again->FillStatus(&status, 0);
+  EXPECT_EQ(status.public_key(), *rotated);
+}
+
+TEST_F(ManagerTest, FailedPublicationIsReportedAndRetried) {
+  auto m = Make();
+  publish_fails_ = true;
+  auto pass = m->Reconcile(nodes_, {});
+  ASSERT_EQ(pass.problems.size(), 1u);
+  EXPECT_NE(pass.problems[0].find("API server down"), std::string::npos);
+  publish_fails_ = false;
+  pass = m->Reconcile(nodes_, {});
+  EXPECT_TRUE(pass.problems.empty());
+  EXPECT_EQ(published_.size(), 1u);
+}
+
+TEST_F(ManagerTest, ADeviceFailureIsAProblemNotACrash) {
+  auto m = Make();
+  log_.fail = true;
+  auto pass = m->Reconcile(nodes_, {{"n2", wireguard::ToBase64(peer_)}});
+  ASSERT_FALSE(pass.problems.empty());
+  EXPECT_NE(pass.problems[0].find("WireGuard device wgtest0: device gone"), std::string::npos);
+}
+
+TEST_F(ManagerTest, ScheduledRotationWhenThePeriodIsOver) {
+  options_.config.rotation_period_seconds = 60;
+  auto m = Make();
+  m->Reconcile(nodes_, {});
+  ASSERT_EQ(published_.size(), 1u);
+  // Age the key file by two periods.
+  struct timespec times[2] = {{time(nullptr) - 120, 0}, {time(nullptr) - 120, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, options_.key_path.c_str(), times, 0), 0);
+  auto aged = Make();
+  aged->Reconcile(nodes_, {{"n1", published_.back()}});
+  ASSERT_EQ(published_.size(), 2u);
+  EXPECT_NE(published_[1], published_[0]);
+}
+
+}  // namespace
+}  // namespace weft::encryption
