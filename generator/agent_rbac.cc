@@ -5,7 +5,7 @@
 
 namespace weft::generator {
 
-std::vector<AgentPermission> AgentPermissions() {
+std::vector<AgentPermission> AgentPermissions(bool wireguard) {
   // One entry per informer in agent/daemon/agent.cc. Informers list and watch; the
   // agent reads single objects from its informer cache, so it never needs `get`.
   // Not granted until the agent uses them (each is one entry here then):
@@ -13,7 +13,7 @@ std::vector<AgentPermission> AgentPermissions() {
   //   namespaces, networkpolicies.networking.k8s.io,
   //   ciliumnetworkpolicies.cilium.io, ciliumclusterwidenetworkpolicies.cilium.io
   //                                               list, watch (network policy)
-  return {
+  std::vector<AgentPermission> permissions = {
       {"",
        {"nodes"},
        {"list", "watch"},
@@ -25,6 +25,17 @@ std::vector<AgentPermission> AgentPermissions() {
        "Pod informer, cluster-scoped with the field selector spec.nodeName=<node>:\n"
        "this node's pods, to free the addresses of pods that are gone."},
   };
+  if (wireguard) {
+    // RBAC cannot narrow this to the agent's own Node (NodeRestriction admission
+    // applies to kubelet identities only); the agent patches nothing but its
+    // own Node's key annotation (agent/encryption/manager.cc).
+    permissions.push_back({"",
+                           {"nodes"},
+                           {"patch"},
+                           "WireGuard encryption: each agent publishes its node's public key\n"
+                           "(annotation weft.dev/wireguard-public-key) on its own Node."});
+  }
+  return permissions;
 }
 
 namespace {
@@ -37,7 +48,7 @@ void Labels(YamlText* y) {
 
 }  // namespace
 
-std::string AgentRbacManifest() {
+std::string AgentRbacManifest(bool wireguard) {
   YamlText y;
   y.Comment(0,
             absl::StrCat("What weft-agent may do in the API server, and nothing more. It\n"
@@ -51,7 +62,7 @@ std::string AgentRbacManifest() {
   y.Scalar(2, "name", kAgentRbacName);
   Labels(&y);
   y.Line(0, "rules:");
-  for (const AgentPermission& p : AgentPermissions()) {
+  for (const AgentPermission& p : AgentPermissions(wireguard)) {
     y.Comment(2, p.why);
     y.Line(2, "- apiGroups:");
     y.Line(6, absl::StrCat("- ", p.api_group.empty() ? "\"\"" : p.api_group));

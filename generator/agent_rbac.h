@@ -31,11 +31,13 @@ struct AgentPermission {
 };
 
 // Exactly what weft-agent does against the API server today, nothing it might do later.
-std::vector<AgentPermission> AgentPermissions();
+// `wireguard`: the agents encrypt with WireGuard and publish their public keys on
+// their Node objects (patch).
+std::vector<AgentPermission> AgentPermissions(bool wireguard = false);
 
 // The ClusterRole and ClusterRoleBinding as a commented multi-document YAML manifest
 // (what Talos applies as the inline manifest "weft-agent").
-std::string AgentRbacManifest();
+std::string AgentRbacManifest(bool wireguard = false);
 
 }  // namespace weft::generator
 

@@ -42,6 +42,18 @@ TEST(AgentRbacTest, RulesAreTheTableAndReadOnly) {
   }
 }
 
+// With WireGuard the agent writes one thing: its Node's key annotation (patch).
+TEST(AgentRbacTest, WireGuardAddsOnlyPatchOnNodes) {
+  std::vector<AgentPermission> plain = AgentPermissions();
+  std::vector<AgentPermission> wg = AgentPermissions(/*wireguard=*/true);
+  ASSERT_EQ(wg.size(), plain.size() + 1);
+  EXPECT_EQ(wg.back().resources, std::vector<std::string>{"nodes"});
+  EXPECT_EQ(wg.back().verbs, std::vector<std::string>{"patch"});
+  YAML::Node rules = YAML::LoadAll(AgentRbacManifest(true))[0]["rules"];
+  ASSERT_EQ(rules.size(), wg.size());
+  EXPECT_EQ(rules[wg.size() - 1]["verbs"][0].Scalar(), "patch");
+}
+
 TEST(AgentRbacTest, TodayTheAgentWatchesNodesAndPods) {
   std::vector<std::string> resources;
   for (const AgentPermission& p : AgentPermissions()) {

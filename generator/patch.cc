@@ -193,7 +193,7 @@ void Legacy(const Spec& spec, const PatchOptions& o, YamlText* y) {
     y->Comment(2, kWeftManifestsWhy);
     y->Line(2, "inlineManifests:");
     y->Line(4, absl::StrCat("- name: ", kAgentRbacName));
-    y->LiteralBlock(6, "contents", AgentRbacManifest());
+    y->LiteralBlock(6, "contents", AgentRbacManifest(spec.encryption == Encryption::kWireGuard));
   }
 }
 
@@ -270,13 +270,12 @@ void Multidoc(const Spec& spec, const PatchOptions& o, YamlText* y) {
 // in the Helm values. The ExtensionServiceConfig is not here: it holds a per-node private
 // key, so it comes from `talosgen credentials`, not from a patch shared by all nodes.
 void AppendWeftDocuments(const Spec& spec, const PatchOptions& options, YamlText* y) {
-  (void)spec;
   if (options.layout != Layout::kMultidoc || options.role != Role::kControlPlane) return;
   y->DocumentSeparator();
   y->Comment(0, kWeftManifestsWhy);
   Doc("KubeInlineManifestConfig", y);
   y->Scalar(0, "name", kAgentRbacName);
-  y->LiteralBlock(0, "manifest", AgentRbacManifest());
+  y->LiteralBlock(0, "manifest", AgentRbacManifest(spec.encryption == Encryption::kWireGuard));
 }
 
 }  // namespace

@@ -141,6 +141,12 @@ TEST(PatchTest, WeftControlPlanePatchCarriesTheAgentRbac) {
   auto multidoc = Generate(TestSpec(), Role::kControlPlane, Layout::kMultidoc);
   EXPECT_EQ(Scalar(multidoc.back(), {"name"}), "weft-agent");
   EXPECT_EQ(NodeAt(multidoc.back(), {"manifest"}).Scalar(), AgentRbacManifest());
+  Spec wg = TestSpec();
+  wg.encryption = Encryption::kWireGuard;
+  EXPECT_EQ(NodeAt(Generate(wg, Role::kControlPlane, Layout::kLegacy)[0], {"cluster", "inlineManifests"})[0]
+                ["contents"]
+                    .Scalar(),
+            AgentRbacManifest(/*wireguard=*/true));
   EXPECT_FALSE(NodeAt(Generate(TestSpec(), Role::kWorker, Layout::kLegacy)[0],
                       {"cluster", "inlineManifests"})
                    .IsDefined());

@@ -121,6 +121,8 @@ int LabUpCommand(const std::vector<std::string>& args, std::ostream& out, std::o
        cxxopts::value<std::string>()->default_value(lab::kDefaultStateDir))
       ("routing", "native (routes between nodes) or tunnel (VXLAN overlay)",
        cxxopts::value<std::string>()->default_value("native"))
+      ("encryption", "none or wireguard (pod traffic between nodes through wireguard-go)",
+       cxxopts::value<std::string>()->default_value("none"))
       ("agent", "the weft-agent binary",
        cxxopts::value<std::string>()->default_value(agent_default))
       ("cni-plugin", "the weft-cni binary the agents install",
@@ -158,6 +160,11 @@ int LabUpCommand(const std::vector<std::string>& args, std::ostream& out, std::o
     err << "weft lab up: --routing must be native or tunnel, not \"" << up.routing << "\"\n";
     return kExitUsage;
   }
+  up.encryption = flags["encryption"].as<std::string>();
+  if (up.encryption != "none" && up.encryption != "wireguard") {
+    err << "weft lab up: --encryption must be none or wireguard, not \"" << up.encryption << "\"\n";
+    return kExitUsage;
+  }
   up.kubeconfig = flags["kubeconfig"].as<std::string>();
   up.state_dir = flags["state-dir"].as<std::string>();
   up.agent_binary = flags["agent"].as<std::string>();
@@ -170,6 +177,13 @@ int LabUpCommand(const std::vector<std::string>& args, std::ostream& out, std::o
   up.secrets = flags["secrets"].as<std::string>();
   up.rbac = flags["rbac"].as<std::string>();
   up.runc = flags["runc"].as<std::string>();
+  if (up.talos && up.encryption != "none") {
+    // Talos kernels have WireGuard built in; this machine's kernel does not,
+    // and the extension image carries no wireguard-go.
+    err << "weft lab up: --encryption needs the kernel's WireGuard in Talos mode; use it without "
+           "--talos (wireguard-go)\n";
+    return kExitUsage;
+  }
   if (!up.talos && (!up.secrets.empty() || !up.rbac.empty())) {
     err << "weft lab up: --secrets and --rbac need --talos\n";
     return kExitUsage;

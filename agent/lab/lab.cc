@@ -36,6 +36,7 @@
 #include "agent/lab/talos_node.h"
 #include "common/file_util.h"
 #include "common/netns/netns.h"
+#include "agent/wireguard/uapi.h"
 #include "common/netns/process.h"
 #include "common/status_macros.h"
 #include "kubeprism/api_errors.h"
@@ -180,6 +181,19 @@ Removed Teardown(const LabState& state, std::ostream& progress) {
         warn(absl::StrCat("container ", id, ": ", s.message()));
       } else {
         ++removed.containers;
+      }
+    }
+  }
+
+  // 3c. The nodes' wireguard-go processes: an agent leaves its userspace
+  //     WireGuard running across restarts, and a process holding a node
+  //     namespace's TUN device would keep the namespace alive. By PID, only
+  //     when the command line is `wireguard-go -f <the node's interface>`.
+  if (plan.encryption != "none") {
+    for (const NodePlan& node : plan.nodes) {
+      if (auto s = wireguard::StopUserspaceDevice(node.wireguard_go_pid_path(), node.wg_interface());
+          !s.ok()) {
+        warn(absl::StrCat("wireguard-go on ", node.name, ": ", s.message()));
       }
     }
   }
@@ -351,6 +365,21 @@ void FillAgent(const std::string& socket, NodeRow* row) {
   row->agent_healthy = status.healthy();
   row->endpoints = status.endpoint_count();
   for (const std::string& p : status.problems()) row->agent_problems.push_back(p);
+  if (status.encryption().empty() || status.encryption() == "Disabled") return;
+  row->encryption = status.encryption();
+  grpc::ClientContext enc_ctx;
+  enc_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  v1::EncryptionStatus enc;
+  s = stub->GetEncryptionStatus(&enc_ctx, v1::GetEncryptionStatusRequest(), &enc);
+  if (!s.ok()) {
+    row->encryption_skipped.push_back(absl::StrCat("GetEncryptionStatus: ", s.error_message()));
+    return;
+  }
+  row->peers = enc.peers_size();
+  for (const auto& p : enc.peers()) {
+    if (p.last_handshake_unix() != 0) ++row->peers_with_handshake;
+  }
+  for (const auto& p : enc.skipped()) row->encryption_skipped.push_back(p);
 }
 
 }  // namespace
@@ -366,6 +395,7 @@ absl::StatusOr<LabReport> Report(const std::string& state_dir, absl::Duration pr
   report.api_mode = state.api_mode;
   report.api_server = state.api_server;
   report.routing = plan.routing;
+  report.encryption = plan.encryption;
   report.segment = plan.segment.ToString();
   report.outside = plan.outside.ToString();
   if (state.talos) report.talos_extension = state.talos->extension_image;
@@ -555,6 +585,7 @@ absl::StatusOr<LabReport> Up(const UpOptions& options, std::ostream& progress) {
   ASSIGN_OR_RETURN(std::string id, NewLabId());
   ASSIGN_OR_RETURN(LabPlan plan, MakePlan(id, options.nodes, options.state_dir));
   plan.routing = options.routing;
+  plan.encryption = options.encryption;
   RETURN_IF_ERROR(PrepareStateDir(plan.state_dir));
 
   LabState state;

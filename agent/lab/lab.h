@@ -30,6 +30,7 @@ struct UpOptions {
   std::string state_dir = kDefaultStateDir;
   int nodes = 2;
   std::string routing = "native";  // the agents' routing mode: native or tunnel
+  std::string encryption = "none";  // none or wireguard (wireguard-go in each node)
   // Empty: the embedded lab API server. Otherwise an existing cluster's.
   std::string kubeconfig;
   std::string agent_binary;  // weft-agent

@@ -91,6 +91,15 @@ std::string AgentConfigYaml(const LabPlan& plan, const NodePlan& node,
   out << YAML::Key << "cniBinDir" << YAML::Value << node.cni_bin_dir();
   out << YAML::Key << "cniConfDir" << YAML::Value << node.cni_conf_dir();
   out << YAML::Key << "cniPlugin" << YAML::Value << cni_plugin;
+  if (plan.encryption == "wireguard") {
+    // wireguard-go (this machine has no WireGuard module); an interface name
+    // of the lab's own, so the nodes' UAPI sockets never collide.
+    out << YAML::Key << "encryption" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "type" << YAML::Value << "wireguard";
+    out << YAML::Key << "backend" << YAML::Value << "userspace";
+    out << YAML::Key << "interface" << YAML::Value << node.wg_interface();
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

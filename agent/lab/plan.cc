@@ -30,6 +30,13 @@ std::vector<WorkloadApp> DefaultWorkload() {
   return {{"frontend", 80, 0}, {"backend", 8080, 1}, {"redis", 6379, 1}};
 }
 
+std::string NodePlan::wg_interface() const {
+  // "<prefix>-node<N>" -> "<prefix>-wg<N>" (at most 6 + 3 + 2 characters).
+  const size_t at = name.rfind("-node");
+  if (at == std::string::npos) return name.substr(0, 12) + "-wg";
+  return name.substr(0, at) + "-wg" + name.substr(at + 5);
+}
+
 const NodePlan* LabPlan::FindNode(const std::string& name) const {
   for (const NodePlan& n : nodes) {
     if (n.name == name) return &n;

@@ -41,6 +41,11 @@ struct NodePlan {
   std::string dir;      // "<state-dir>/nodes/<name>": the node's files
 
   std::string config_path() const { return dir + "/agent.yaml"; }
+  // The node's WireGuard interface, unique per lab ("<prefix>-wg1"): wireguard-go's
+  // UAPI socket (/var/run/wireguard/<name>.sock) is shared by all namespaces.
+  std::string wg_interface() const;
+  // Where its agent records the wireguard-go it started.
+  std::string wireguard_go_pid_path() const { return run_dir() + "/wireguard-go.pid"; }
   std::string kubeconfig_path() const { return dir + "/kubeconfig"; }
   std::string log_path() const { return dir + "/agent.log"; }
   std::string agent_state_dir() const { return dir + "/state"; }
@@ -85,6 +90,7 @@ struct LabPlan {
   net::IpAddress outside;
   net::IpPrefix cluster_cidr;      // every node's pod CIDR is inside
   std::string routing = "native";  // the agents' mode: native or tunnel (VXLAN)
+  std::string encryption = "none";  // none or wireguard (userspace: wireguard-go)
   std::string pod_namespace;       // the Kubernetes namespace of the workload
   std::vector<NodePlan> nodes;
   std::vector<PodPlan> pods;

@@ -23,6 +23,7 @@ TEST(LabPlanTest, TwoNodesGetPrefixedNamesAddressesAndPaths) {
   ASSERT_EQ(plan->nodes.size(), 2u);
   const NodePlan& n2 = plan->nodes[1];
   EXPECT_EQ(n2.name, "wl3f9a-node2");
+  EXPECT_EQ(n2.wg_interface(), "wl3f9a-wg2");
   EXPECT_EQ(n2.lab_veth, "wl3f9a-n2");
   EXPECT_EQ(n2.device, "eth0");
   EXPECT_EQ(n2.internal_ip.ToString(), "198.18.63.12");

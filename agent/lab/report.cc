@@ -50,6 +50,15 @@ std::string AgentColumn(const NodeRow& n) {
   return absl::StrCat(s, "healthy, ", Plural(n.endpoints, "endpoint", "endpoints"));
 }
 
+std::string EncryptionColumn(const NodeRow& n) {
+  if (n.encryption.empty()) return "-";
+  return absl::StrCat(n.encryption, ", ", Plural(n.peers, "peer", "peers"), " (",
+                      n.peers_with_handshake, " with handshake)",
+                      n.encryption_skipped.empty()
+                          ? ""
+                          : absl::StrCat(", ", n.encryption_skipped.size(), " skipped"));
+}
+
 }  // namespace
 
 int LabReport::passed() const {
@@ -69,8 +78,10 @@ std::string RenderReport(const LabReport& r) {
   std::string out = absl::StrCat("lab ", r.prefix, " (", r.phase, "): API server ", r.api_server,
                                  " (", r.api_mode, "), controller pid ", r.controller_pid,
                                  r.controller_running ? "" : " NOT RUNNING", "\n");
-  absl::StrAppend(&out, "node segment ", r.segment, ", ", r.routing, " routing, outside ",
-                  r.outside, ", state ", r.state_dir, "\n");
+  const bool encrypted = !r.encryption.empty() && r.encryption != "none";
+  absl::StrAppend(&out, "node segment ", r.segment, ", ", r.routing, " routing, ",
+                  encrypted ? r.encryption + " encryption, " : "", "outside ", r.outside,
+                  ", state ", r.state_dir, "\n");
   if (!r.talos_extension.empty()) {
     absl::StrAppend(&out, "Talos mode: each agent in a runc container of the extension ",
                     r.talos_extension, "\n");
@@ -78,8 +89,11 @@ std::string RenderReport(const LabReport& r) {
   if (!r.phase_error.empty()) absl::StrAppend(&out, "start-up failed: ", r.phase_error, "\n");
 
   std::vector<std::vector<std::string>> nodes = {{"NODE", "INTERNAL-IP", "POD-CIDR", "AGENT"}};
-  for (const NodeRow& n : r.nodes)
+  if (encrypted) nodes[0].push_back("ENCRYPTION");
+  for (const NodeRow& n : r.nodes) {
     nodes.push_back({n.name, n.internal_ip, n.pod_cidr, AgentColumn(n)});
+    if (encrypted) nodes.back().push_back(EncryptionColumn(n));
+  }
   absl::StrAppend(&out, "\n", Table(nodes));
 
   std::vector<std::vector<std::string>> pods = {{"POD", "NODE", "IP", "PORT", "PHASE"}};
@@ -145,7 +159,12 @@ std::string ReportJson(const LabReport& r) {
                        {"healthy", n.agent_healthy},
                        {"error", n.agent_error},
                        {"problems", n.agent_problems},
-                       {"endpoints", n.endpoints}}}});
+                       {"endpoints", n.endpoints}}},
+                     {"encryption",
+                      {{"mode", n.encryption},
+                       {"peers", n.peers},
+                       {"peersWithHandshake", n.peers_with_handshake},
+                       {"skipped", n.encryption_skipped}}}});
   }
   json pods = json::array();
   for (const PodRow& p : r.pods) {
@@ -167,6 +186,7 @@ std::string ReportJson(const LabReport& r) {
             {"apiMode", r.api_mode},
             {"apiServer", r.api_server},
             {"routing", r.routing},
+            {"encryption", r.encryption},
             {"segment", r.segment},
             {"outside", r.outside},
             {"talosExtension", r.talos_extension},

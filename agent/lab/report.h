@@ -19,6 +19,11 @@ struct NodeRow {
   std::vector<std::string> agent_problems;  // GetStatus answered unhealthy: the agent's problems
   int endpoints = 0;
   std::string container;  // Talos mode: the runc container the agent runs in
+  // Encryption on: the agent's mode ("WireGuard (userspace)") and its peers.
+  std::string encryption;
+  int peers = 0;
+  int peers_with_handshake = 0;
+  std::vector<std::string> encryption_skipped;  // peers skipped for bad input
 };
 
 struct PodRow {
@@ -47,6 +52,7 @@ struct LabReport {
   std::string api_mode;
   std::string api_server;
   std::string routing;
+  std::string encryption;  // none | wireguard
   std::string segment;
   std::string outside;
   // Talos mode: the extension image whose service container each agent runs in.

@@ -132,5 +132,25 @@ TEST(LabReportTest, JsonHasTheSameFacts) {
   EXPECT_EQ(j["connectivity"]["cells"][5]["error"], "refused");
 }
 
+TEST(LabReportTest, EncryptionAddsAColumnWithPeers) {
+  LabReport r = Example();
+  r.encryption = "wireguard";
+  r.nodes[0].encryption = "WireGuard (userspace)";
+  r.nodes[0].peers = 1;
+  r.nodes[0].peers_with_handshake = 1;
+  r.nodes[1].encryption = "WireGuard (userspace)";
+  r.nodes[1].peers = 1;
+  r.nodes[1].encryption_skipped = {"node x: bad key"};
+  std::string text = RenderReport(r);
+  EXPECT_NE(text.find("native routing, wireguard encryption, outside"), std::string::npos) << text;
+  EXPECT_NE(text.find("ENCRYPTION"), std::string::npos) << text;
+  EXPECT_NE(text.find("WireGuard (userspace), 1 peer (1 with handshake)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("WireGuard (userspace), 1 peer (0 with handshake), 1 skipped"), std::string::npos)
+      << text;
+  auto j = nlohmann::json::parse(ReportJson(r));
+  EXPECT_EQ(j["encryption"], "wireguard");
+  EXPECT_EQ(j["nodes"][0]["encryption"]["peersWithHandshake"], 1);
+}
+
 }  // namespace
 }  // namespace weft::lab

@@ -69,6 +69,7 @@ json PlanJson(const LabPlan& plan) {
           {"outside", plan.outside.ToString()},
           {"clusterCIDR", plan.cluster_cidr.ToString()},
           {"routing", plan.routing},
+          {"encryption", plan.encryption},
           {"podNamespace", plan.pod_namespace},
           {"nodes", nodes},
           {"pods", pods}};
@@ -86,6 +87,7 @@ LabPlan PlanFrom(const json& j) {
   plan.outside = Address(j, "outside");
   plan.cluster_cidr = Prefix(j, "clusterCIDR");
   plan.routing = j.value("routing", "native");
+  plan.encryption = j.value("encryption", "none");
   plan.pod_namespace = j.at("podNamespace").get<std::string>();
   for (const json& n : j.at("nodes")) {
     NodePlan node;
