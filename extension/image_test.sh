@@ -52,6 +52,46 @@ else
   echo "umoci unpack: $(cd "$root" && find . -type f | wc -l) files; top level: $top"
   # The validator agrees on the unpacked tree.
   /usr/bin/python3 "$validator" --dir "$root" || fail "validator on the umoci bundle"
+  # weft-agent and weft-cni are static (no program interpreter, no needed library): the
+  # only dynamically linked program is the CLI, and nothing carries libcurl's tree.
+  # -B: importing the validator must not write __pycache__ next to it (the source tree).
+  if ! /usr/bin/python3 -B - "$PWD/$validator" "$root/rootfs/usr/local/lib/containers/weft" \
+    >"$tmp/err" 2>&1 <<'PY'; then
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+import validate_extension  # noqa: E402
+
+root = sys.argv[2]
+STATIC = {"/usr/local/bin/weft-agent", "/usr/local/bin/weft-cni"}
+DYNAMIC_ALLOWED = {"/usr/local/bin/weft"}
+problems, seen = [], set()
+for folder, _, files in os.walk(root):
+    for name in files:
+        path = os.path.join(folder, name)
+        rel = "/" + os.path.relpath(path, root)
+        if "libcurl" in name:
+            problems.append(f"{rel}: libcurl in the image")
+        with open(path, "rb") as f:
+            info = validate_extension.parse_elf(f.read())
+        if info is None or not rel.startswith("/usr/local/bin/"):
+            continue
+        seen.add(rel)
+        dynamic = info.interpreter is not None or bool(info.needed)
+        if rel in STATIC and dynamic:
+            problems.append(f"{rel}: not static (interpreter {info.interpreter}, "
+                            f"needs {', '.join(info.needed)})")
+        elif dynamic and rel not in DYNAMIC_ALLOWED:
+            problems.append(f"{rel}: dynamically linked")
+problems += [f"{p}: missing" for p in sorted(STATIC - seen)]
+print("\n".join(problems) if problems else "static: " + ", ".join(sorted(STATIC)))
+sys.exit(1 if problems else 0)
+PY
+    fail "static binaries: $(cat "$tmp/err")"
+  else
+    cat "$tmp/err"
+  fi
 fi
 
 # The validator on both image forms.

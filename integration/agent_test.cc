@@ -41,7 +41,7 @@
 #include "gtest/gtest.h"
 #include "integration/lab_harness.h"
 #include "kubeprism/client.h"
-#include "kubeprism/curl_transport.h"
+#include "kubeprism/http_transport.h"
 #include "kubeprism/kubeconfig.h"
 #include "kubeprism/resource_types.h"
 #include "nlohmann/json.hpp"
@@ -135,7 +135,7 @@ class AgentOnLabTest : public ::testing::Test {
   std::unique_ptr<kubeprism::Client> Admin() {
     auto config = kubeprism::LoadKubeconfig(state_->admin_kubeconfig);
     EXPECT_TRUE(config.ok()) << config.status();
-    auto transport = kubeprism::CurlTransport::Create(*config);
+    auto transport = kubeprism::HttpTransport::Create(*config);
     EXPECT_TRUE(transport.ok()) << transport.status();
     return std::make_unique<kubeprism::Client>(
         std::shared_ptr<kubeprism::Transport>(std::move(*transport)));

@@ -21,7 +21,7 @@
 #include "integration/lab_harness.h"
 #include "kubeprism/api_errors.h"
 #include "kubeprism/client.h"
-#include "kubeprism/curl_transport.h"
+#include "kubeprism/http_transport.h"
 #include "kubeprism/kubeconfig.h"
 #include "kubeprism/resource_types.h"
 #include "nlohmann/json.hpp"
@@ -191,7 +191,7 @@ TEST_F(LabTest, ExternalApiServerThroughKubeconfig) {
 
   auto config = kubeprism::LoadKubeconfig(kubeconfig);
   ASSERT_TRUE(config.ok());
-  auto transport = kubeprism::CurlTransport::Create(*config);
+  auto transport = kubeprism::HttpTransport::Create(*config);
   ASSERT_TRUE(transport.ok());
   kubeprism::Client client(std::shared_ptr<kubeprism::Transport>(std::move(*transport)));
   auto node = client.Get(kubeprism::kNodes, "", state.plan.nodes[0].name);

@@ -1,10 +1,7 @@
 #include "kubeprism/api_errors.h"
 
-#include <curl/curl.h>
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "kubeprism/curl_transport.h"
 
 namespace weft::kubeprism {
 namespace {
@@ -42,45 +39,6 @@ TEST(HttpErrorTest, StatusPredicates) {
   EXPECT_TRUE(HttpError(200, "", c).ok());
   EXPECT_EQ(HttpError(503, "busy", c).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(HttpStatusOf(absl::UnknownError("x")), 0);
-}
-
-TEST(CurlErrorTest, KubePrismNotAnswering) {
-  absl::Status s = CurlError(CURLE_COULDNT_CONNECT, "Failed to connect", "https://127.0.0.1:7445");
-  EXPECT_THAT(s.message(), HasSubstr("KubePrism is not answering on 127.0.0.1:7445 (is "
-                                     "machine.features.kubePrism / KubePrismConfig enabled?)"));
-  absl::Status other = CurlError(CURLE_COULDNT_CONNECT, "refused", "https://10.0.0.1:6443");
-  EXPECT_THAT(other.message(), HasSubstr("cannot connect to https://10.0.0.1:6443"));
-}
-
-TEST(CurlErrorTest, SameFailureReadsTheSameWhateverItTook) {
-  absl::Status fast = CurlError(CURLE_COULDNT_CONNECT,
-                                "Failed to connect to 127.0.0.1 port 41259 after 0 ms: Couldn't "
-                                "connect to server",
-                                "https://127.0.0.1:41259");
-  absl::Status slow = CurlError(CURLE_COULDNT_CONNECT,
-                                "Failed to connect to 127.0.0.1 port 41259 after 4 ms: Couldn't "
-                                "connect to server",
-                                "https://127.0.0.1:41259");
-  EXPECT_EQ(fast, slow);
-  EXPECT_EQ(fast.message(),
-            "cannot connect to https://127.0.0.1:41259: Failed to connect to 127.0.0.1 port 41259: "
-            "Couldn't connect to server");
-}
-
-TEST(CurlErrorTest, NamesTheFailedCertificateCheck) {
-  EXPECT_THAT(CurlError(CURLE_PEER_FAILED_VERIFICATION,
-                        "SSL certificate problem: unable to get local issuer certificate", "s")
-                  .message(),
-              HasSubstr("(chain:"));
-  EXPECT_THAT(CurlError(CURLE_PEER_FAILED_VERIFICATION,
-                        "SSL certificate problem: certificate has expired", "s")
-                  .message(),
-              HasSubstr("(expiry:"));
-  absl::Status host = CurlError(
-      CURLE_PEER_FAILED_VERIFICATION,
-      "SSL: no alternative certificate subject name matches target host name 'x'", "s");
-  EXPECT_THAT(host.message(), HasSubstr("(hostname:"));
-  EXPECT_THAT(host.message(), HasSubstr("TLS certificate verification of s failed"));
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 #include "kubeprism/api_errors.h"
 #include "kubeprism/client.h"
-#include "kubeprism/curl_transport.h"
+#include "kubeprism/http_transport.h"
 #include "kubeprism/lab_fixture.h"
 #include "kubeprism/logging.h"
 
@@ -29,7 +29,7 @@ class ClientLabTest : public ::testing::Test {
   void TearDown() override { SetLogSink(nullptr); }
 
   Client ClientFor(const ClientConfig& config) {
-    auto transport = CurlTransport::Create(config);
+    auto transport = HttpTransport::Create(config);
     EXPECT_TRUE(transport.ok()) << transport.status();
     return Client(std::shared_ptr<Transport>(*std::move(transport)));
   }
@@ -182,7 +182,7 @@ TEST_F(ClientLabTest, FallbackServerUsedWhenPrimaryIsDown) {
   (*dead)->server().Stop();
   config.server = absl::StrCat("https://127.0.0.1:", dead_port);
   config.fallback_servers = {real};
-  auto transport = CurlTransport::Create(config);
+  auto transport = HttpTransport::Create(config);
   ASSERT_TRUE(transport.ok());
   std::shared_ptr<Transport> shared = *std::move(transport);
   Client client(shared);

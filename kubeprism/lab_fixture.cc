@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
-#include "kubeprism/curl_transport.h"
+#include "kubeprism/http_transport.h"
 
 namespace weft::kubeprism {
 
@@ -118,7 +118,7 @@ absl::StatusOr<ClientConfig> LabFixture::ConfigFor(const std::string& user,
 
 absl::StatusOr<std::shared_ptr<Transport>> LabFixture::AdminTransport() {
   ASSIGN_OR_RETURN(ClientConfig config, AdminConfig());
-  ASSIGN_OR_RETURN(std::unique_ptr<CurlTransport> transport, CurlTransport::Create(config));
+  ASSIGN_OR_RETURN(std::unique_ptr<HttpTransport> transport, HttpTransport::Create(config));
   return std::shared_ptr<Transport>(std::move(transport));
 }
 

@@ -25,7 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "kubeprism/client.h"
-#include "kubeprism/curl_transport.h"
+#include "kubeprism/http_transport.h"
 #include "kubeprism/informer.h"
 #include "kubeprism/lab_fixture.h"
 #include "kubeprism/logging.h"
@@ -179,7 +179,7 @@ int Main(int argc, char** argv) {
   SetLogSink([](LogLevel level, absl::string_view m) {
     if (level != LogLevel::kInfo) std::fprintf(stderr, "%.*s\n", static_cast<int>(m.size()), m.data());
   });
-  auto created = CurlTransport::Create(config);
+  auto created = HttpTransport::Create(config);
   if (!created.ok()) return 1;
   std::shared_ptr<Transport> transport = *std::move(created);
   Client client(transport);

@@ -1,5 +1,5 @@
 // HTTP transport to the Kubernetes API: unary requests and line-streamed watches.
-// Implementations: CurlTransport (libcurl on OpenSSL) and FakeTransport (tests).
+// Implementations: HttpTransport (HTTP/1.1 on OpenSSL) and FakeTransport (tests).
 #ifndef WEFT_KUBEPRISM_TRANSPORT_H_
 #define WEFT_KUBEPRISM_TRANSPORT_H_
 

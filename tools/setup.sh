@@ -12,7 +12,7 @@ PACKAGES=(
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libyaml-cpp-dev libabsl-dev libcxxopts-dev nlohmann-json3-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libssl-dev libcurl4-openssl-dev openssl
+  libssl-dev openssl
   libgtest-dev libgmock-dev googletest
   # tests: schema validation, network namespaces, traffic, WireGuard, images
   python3 python3-jsonschema python3-yaml

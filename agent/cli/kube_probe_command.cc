@@ -13,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "agent/cli/command.h"
-#include "kubeprism/curl_transport.h"
+#include "kubeprism/http_transport.h"
 #include "kubeprism/kubeconfig.h"
 #include "kubeprism/logging.h"
 #include "kubeprism/probe.h"
@@ -121,8 +121,8 @@ int KubeProbeCommand(const std::vector<std::string>& args, std::ostream& out, st
     err << "weft kube probe: " << config.status().message() << "\n";
     return kExitFailure;
   }
-  absl::StatusOr<std::unique_ptr<kubeprism::CurlTransport>> created =
-      kubeprism::CurlTransport::Create(*config);
+  absl::StatusOr<std::unique_ptr<kubeprism::HttpTransport>> created =
+      kubeprism::HttpTransport::Create(*config);
   if (!created.ok()) {
     err << "weft kube probe: " << created.status().message() << "\n";
     return kExitFailure;

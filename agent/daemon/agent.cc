@@ -12,7 +12,7 @@
 #include "agent/routing/tunnel_planner.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
-#include "kubeprism/curl_transport.h"
+#include "kubeprism/http_transport.h"
 #include "kubeprism/kubeconfig.h"
 #include "kubeprism/logging.h"
 
@@ -96,8 +96,8 @@ ClusterView Agent::CurrentView() const { return BuildClusterView(Raw(nodes_->Lis
 absl::Status Agent::Run(absl::Notification* stop) {
   ASSIGN_OR_RETURN(kubeprism::ClientConfig client_config,
                    kubeprism::LoadKubeconfig(config_.kubeconfig));
-  ASSIGN_OR_RETURN(std::unique_ptr<kubeprism::CurlTransport> transport,
-                   kubeprism::CurlTransport::Create(client_config));
+  ASSIGN_OR_RETURN(std::unique_ptr<kubeprism::HttpTransport> transport,
+                   kubeprism::HttpTransport::Create(client_config));
   transport_ = std::move(transport);
   Log(LogLevel::kInfo, absl::StrCat("node ", config_.node_name, ", API server ", transport_->server(),
                                     ", routing ", RoutingName(config_.routing)));

@@ -5,7 +5,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "kubeprism/api_errors.h"
-#include "kubeprism/curl_transport.h"
+#include "kubeprism/http_transport.h"
 #include "kubeprism/kubeconfig.h"
 
 namespace weft::lab {
@@ -17,8 +17,8 @@ absl::StatusOr<std::unique_ptr<LabApi>> LabApi::Open(const std::string& kubeconf
   ASSIGN_OR_RETURN(kubeprism::ClientConfig config, kubeprism::LoadKubeconfig(kubeconfig));
   config.connect_timeout = std::min(config.connect_timeout, request_timeout);
   config.request_timeout = request_timeout;
-  ASSIGN_OR_RETURN(std::unique_ptr<kubeprism::CurlTransport> transport,
-                   kubeprism::CurlTransport::Create(config));
+  ASSIGN_OR_RETURN(std::unique_ptr<kubeprism::HttpTransport> transport,
+                   kubeprism::HttpTransport::Create(config));
   return std::unique_ptr<LabApi>(new LabApi(std::move(transport)));
 }
 

@@ -42,7 +42,7 @@
 #include "common/status_macros.h"
 #include "common/testing/netns.h"
 #include "integration/bench/bench_util.h"
-#include "kubeprism/curl_transport.h"
+#include "kubeprism/http_transport.h"
 #include "kubeprism/kubeconfig.h"
 #include "nlohmann/json.hpp"
 
@@ -277,7 +277,7 @@ class CniBench {
       return ReadAll(o.stdout_file).find("listening on") != std::string::npos;
     }));
     ASSIGN_OR_RETURN(kubeprism::ClientConfig config, kubeprism::LoadKubeconfig(kubeconfig));
-    ASSIGN_OR_RETURN(transport_, kubeprism::CurlTransport::Create(config));
+    ASSIGN_OR_RETURN(transport_, kubeprism::HttpTransport::Create(config));
     kubeconfig_ = kubeconfig;
     json node = {{"apiVersion", "v1"},
                  {"kind", "Node"},
