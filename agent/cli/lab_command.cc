@@ -123,6 +123,7 @@ int LabUpCommand(const std::vector<std::string>& args, std::ostream& out, std::o
        cxxopts::value<std::string>()->default_value("native"))
       ("encryption", "none or wireguard (pod traffic between nodes through wireguard-go)",
        cxxopts::value<std::string>()->default_value("none"))
+      ("encryption-strict", "with --encryption: drop pod traffic between nodes that is not encrypted")
       ("agent", "the weft-agent binary",
        cxxopts::value<std::string>()->default_value(agent_default))
       ("cni-plugin", "the weft-cni binary the agents install",
@@ -163,6 +164,11 @@ int LabUpCommand(const std::vector<std::string>& args, std::ostream& out, std::o
   up.encryption = flags["encryption"].as<std::string>();
   if (up.encryption != "none" && up.encryption != "wireguard") {
     err << "weft lab up: --encryption must be none or wireguard, not \"" << up.encryption << "\"\n";
+    return kExitUsage;
+  }
+  up.encryption_strict = flags.count("encryption-strict") > 0;
+  if (up.encryption_strict && up.encryption == "none") {
+    err << "weft lab up: --encryption-strict needs --encryption wireguard\n";
     return kExitUsage;
   }
   up.kubeconfig = flags["kubeconfig"].as<std::string>();

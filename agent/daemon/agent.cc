@@ -7,14 +7,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/daemon/cni_install.h"
+#include "agent/encryption/peers.h"
 #include "agent/routing/reconciler.h"
 #include "agent/routing/tunnel.h"
 #include "agent/routing/tunnel_planner.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "kubeprism/client.h"
 #include "kubeprism/http_transport.h"
 #include "kubeprism/kubeconfig.h"
 #include "kubeprism/logging.h"
+#include "agent/wireguard/select.h"
 
 namespace weft::daemon {
 namespace {
@@ -31,6 +34,13 @@ std::vector<const kubeprism::Node*> Raw(const std::vector<kubeprism::Informer<ku
   out.reserve(v.size());
   for (const auto& p : v) out.push_back(p.get());
   return out;
+}
+
+// wireguard-go next to weft-agent (an extension may ship it), else from $PATH.
+std::string DefaultWireGuardGo() {
+  std::string exe = SelfExecutable();
+  std::string beside = exe.substr(0, exe.rfind('/') + 1) + "wireguard-go";
+  return access(beside.c_str(), X_OK) == 0 ? beside : "wireguard-go";
 }
 
 }  // namespace
@@ -193,25 +203,34 @@ absl::Status Agent::StartDatapath(const routing::NodeInfo& self) {
   ASSIGN_OR_RETURN(endpoints_, endpoints::EndpointManager::Create(config_.state_dir, self.pod_cidrs,
                                                                   datapath_.get(), &problems));
   for (const auto& p : endpoints_->Reprogram()) problems.push_back(p);
+  const bool strict = config_.encryption.enabled() && config_.encryption.strict_mode;
   for (const auto& d : devices_) {
     if (config_.masquerade && !d.ipv4) {
       return absl::FailedPreconditionError(absl::StrCat(
           "masquerade: device ", d.name, " has no IPv4 address to masquerade with"));
     }
-    datapath::NetdevOptions netdev{config_.masquerade, d.ipv4};
+    datapath::NetdevOptions netdev{config_.masquerade, d.ipv4, strict};
     if (auto s = datapath_->AttachNetdev(d.index, netdev); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("attach to ", d.name, ": ", s.message()));
     }
   }
-  // Until the first reconcile pass knows the other nodes: our own pod CIDRs.
+  // Until the first reconcile pass knows the other nodes: what the view has now.
   RETURN_IF_ERROR(datapath_->SetNonMasqueradeCidrs(
       NonMasqueradeCidrs(CurrentView(), config_.native_routing_cidr)));
+  if (strict) {
+    RETURN_IF_ERROR(datapath_->SetStrictEncryptionCidrs(
+        encryption::StrictCidrs(CurrentView().nodes, config_.native_routing_cidr)));
+  }
   int device_mtu = devices_.front().mtu;
   for (const auto& d : devices_) device_mtu = std::min(device_mtu, d.mtu);
-  pod_mtu_ = config_.mtu > 0 ? config_.mtu
-                             : device_mtu - (config_.routing == agent::RoutingMode::kTunnel
-                                                 ? routing::kVxlanOverhead
-                                                 : 0);
+  // Pods never send more than the path to another node carries whole: the
+  // WireGuard overhead covers VXLAN's too (tunnel mode falls back to it for
+  // nodes without a key unless strict).
+  int overhead = 0;
+  if (config_.routing == agent::RoutingMode::kTunnel) overhead = routing::kVxlanOverhead;
+  if (config_.encryption.enabled()) overhead = encryption::kWireGuardOverhead;
+  pod_mtu_ = config_.mtu > 0 ? config_.mtu : device_mtu - overhead;
+  if (config_.encryption.enabled()) RETURN_IF_ERROR(StartEncryption(device_mtu));
   if (config_.routing == agent::RoutingMode::kNative) {
     // Leaving tunnel mode: the overlay device and everything on it go.
     RETURN_IF_ERROR(routing::RemoveTunnelDevice(*nl_));
@@ -222,9 +241,55 @@ absl::Status Agent::StartDatapath(const routing::NodeInfo& self) {
   return absl::OkStatus();
 }
 
+absl::Status Agent::StartEncryption(int device_mtu) {
+  const agent::EncryptionConfig& e = config_.encryption;
+  wireguard::OpenOptions open;
+  open.ifname = e.interface;
+  open.backend = e.backend == agent::WireGuardBackend::kKernel      ? wireguard::Backend::kKernel
+                 : e.backend == agent::WireGuardBackend::kUserspace ? wireguard::Backend::kUserspace
+                                                                    : wireguard::Backend::kAuto;
+  open.mtu = device_mtu - encryption::kWireGuardOverhead;
+  open.wireguard_go = e.wireguard_go.empty() ? DefaultWireGuardGo() : e.wireguard_go;
+  open.pid_file = config_.run_dir + "/wireguard-go.pid";
+  open.log_file = config_.run_dir + "/wireguard-go.log";
+  auto device = wireguard::OpenDevice(open);
+  if (!device.ok()) {
+    return absl::Status(device.status().code(),
+                        absl::StrCat("encryption: ", device.status().message()));
+  }
+  auto client = std::make_shared<kubeprism::Client>(transport_);
+  std::string node = config_.node_name;
+  encryption::ManagerOptions options{e, node, config_.state_dir + "/wireguard.key", open.mtu};
+  ASSIGN_OR_RETURN(encryption_,
+                   encryption::Manager::Create(std::move(options), std::move(*device),
+                                               [client, node](const std::string& key) {
+                                                 return client->AnnotateNode(
+                                                     node, kWireGuardKeyAnnotation, key);
+                                               }));
+  router_address_ = encryption::RouterAddress(endpoints_->pod_cidrs());
+  Log(LogLevel::kInfo, absl::StrCat("encryption: ", encryption_->Summary(), " on ",
+                                    encryption_->device_name(), ", MTU ", open.mtu, ", port ",
+                                    e.port));
+  return absl::OkStatus();
+}
+
 absl::Status Agent::StartApi() {
   api::ApiOptions options{config_.node_name, pod_mtu_,
                           [this](weft::agent::v1::AgentStatus* s) { FillStatus(s); }};
+  if (encryption_) {
+    options.encryption_status = [this](weft::agent::v1::EncryptionStatus* s) {
+      auto drops = datapath_->StrictEncryptionDrops();
+      encryption_->FillStatus(s, drops.ok() ? *drops : 0);
+      return grpc::Status::OK;
+    };
+    options.rotate_key = [this](weft::agent::v1::RotateEncryptionKeyResponse* r) {
+      auto key = encryption_->Rotate();
+      if (!key.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(key.status().message()));
+      r->set_public_key(*key);
+      Wake();
+      return grpc::Status::OK;
+    };
+  }
   service_ = std::make_unique<api::AgentService>(endpoints_.get(), std::move(options));
   ASSIGN_OR_RETURN(server_, api::StartLocalApi(config_.socket_path(), service_.get()));
   CniInstall install{config_.cni_plugin.empty() ? DefaultPluginSource() : config_.cni_plugin,
@@ -266,7 +331,11 @@ void Agent::ReconcileOnce() {
       !s.ok()) {
     problems.push_back(absl::StrCat("non-masquerade CIDRs: ", s.message()));
   }
-  for (auto& p : SyncRoutes(view)) problems.push_back(std::move(p));
+  encryption::PeerPlan peers;
+  if (encryption_) {
+    for (auto& p : SyncEncryption(view, &peers)) problems.push_back(std::move(p));
+  }
+  for (auto& p : SyncRoutes(view, encryption_ ? &peers : nullptr)) problems.push_back(std::move(p));
   for (auto& p : ReclaimLeaks()) problems.push_back(std::move(p));
   absl::MutexLock l(&mu_);
   if (problems != problems_) {
@@ -276,14 +345,62 @@ void Agent::ReconcileOnce() {
   problems_ = std::move(problems);
 }
 
-std::vector<std::string> Agent::SyncRoutes(const ClusterView& view) {
+std::vector<std::string> Agent::SyncEncryption(const ClusterView& view,
+                                               encryption::PeerPlan* peers) {
+  encryption::Manager::Pass pass = encryption_->Reconcile(view.nodes, view.wireguard_keys);
+  *peers = std::move(pass.plan);
+  // The source of this node's own packets to remote pods (PeerRoutes): on the
+  // device, repaired every pass (wireguard-go may have been restarted).
+  if (router_address_) {
+    auto link = nl_->GetLink(encryption_->device_name());
+    auto addrs = link.ok() ? nl_->ListAddresses(link->index) : absl::StatusOr<std::vector<netlink::Address>>(link.status());
+    absl::Status s = addrs.status();
+    if (addrs.ok() && std::none_of(addrs->begin(), addrs->end(), [&](const netlink::Address& a) {
+          return a.address == *router_address_;
+        })) {
+      s = nl_->AddAddress(link->index, *router_address_, 32);
+    }
+    if (!s.ok()) {
+      pass.problems.push_back(absl::StrCat("address ", router_address_->ToString(), " on ",
+                                           encryption_->device_name(), ": ", s.message()));
+    }
+  }
+  if (config_.encryption.strict_mode) {
+    if (auto s = datapath_->SetStrictEncryptionCidrs(
+            encryption::StrictCidrs(view.nodes, config_.native_routing_cidr));
+        !s.ok()) {
+      pass.problems.push_back(absl::StrCat("strict-mode CIDRs: ", s.message()));
+    }
+  }
+  return std::move(pass.problems);
+}
+
+std::vector<std::string> Agent::SyncRoutes(const ClusterView& view,
+                                           const encryption::PeerPlan* peers) {
   std::vector<std::string> problems;
-  if (config_.routing == agent::RoutingMode::kNative && config_.direct_routes) {
+  // With encryption, peers are reached through the WireGuard device; the
+  // plain planners keep the other nodes (none in strict mode: their traffic
+  // has no route of ours, and what leaves a native device is dropped).
+  std::vector<routing::NodeInfo> plain = view.nodes;
+  std::vector<routing::Route> encrypted;
+  if (peers) {
+    plain = encryption::WithoutPeers(view.nodes, *peers);
+    if (config_.encryption.strict_mode) {
+      plain.erase(std::remove_if(plain.begin(), plain.end(),
+                                 [&](const auto& n) { return n.name != config_.node_name; }),
+                  plain.end());
+    }
+    encrypted = encryption::PeerRoutes(*peers, encryption_->device_name(), router_address_);
+  }
+  if (config_.routing == agent::RoutingMode::kNative && (config_.direct_routes || peers)) {
     std::vector<std::string> names;
     for (const auto& d : devices_) names.push_back(d.name);
     auto subnets = routing::LocalSubnets(*nl_, names);
     if (!subnets.ok()) return {absl::StrCat("routes: ", subnets.status().message())};
-    routing::RoutePlan plan = routing::PlanDirectRoutes(config_.node_name, view.nodes, *subnets);
+    routing::RoutePlan plan;
+    if (config_.direct_routes) plan = routing::PlanDirectRoutes(config_.node_name, plain, *subnets);
+    for (auto& r : encrypted) plan.routes.push_back(std::move(r));
+    std::sort(plan.routes.begin(), plan.routes.end(), routing::RouteLess);
     routing::ApplyResult applied = routing::ApplyRoutes(*nl_, plan.routes);
     if (applied.added + applied.removed > 0) {
       Log(LogLevel::kInfo, absl::StrCat("routes: ", applied.added, " added, ", applied.removed,
@@ -292,7 +409,7 @@ std::vector<std::string> Agent::SyncRoutes(const ClusterView& view) {
     problems = std::move(plan.problems);
     for (auto& p : applied.problems) problems.push_back(std::move(p));
   } else if (config_.routing == agent::RoutingMode::kTunnel) {
-    routing::TunnelPlan plan = routing::PlanTunnel(config_.node_name, view.nodes);
+    routing::TunnelPlan plan = routing::PlanTunnel(config_.node_name, plain);
     problems = std::move(plan.problems);
     if (plan.local) {
       // Created or repaired every pass; a recreated device gets a new index
@@ -304,7 +421,9 @@ std::vector<std::string> Agent::SyncRoutes(const ClusterView& view) {
         return problems;
       }
       if (link->index != tunnel_index_) {
-        if (auto s = datapath_->AttachFromNetdev(link->index); !s.ok()) {
+        // Strict mode guards the overlay too: its tc egress sees the inner packet.
+        datapath::NetdevOptions overlay{false, std::nullopt, config_.encryption.strict_mode};
+        if (auto s = datapath_->AttachNetdev(link->index, overlay); !s.ok()) {
           problems.push_back(absl::StrCat("attach to ", link->name, ": ", s.message()));
           return problems;
         }
@@ -317,6 +436,10 @@ std::vector<std::string> Agent::SyncRoutes(const ClusterView& view) {
                                         applied.removed, " removed"));
     }
     for (auto& p : applied.problems) problems.push_back(std::move(p));
+    if (peers) {
+      routing::ApplyResult wg = routing::ApplyRoutes(*nl_, encrypted, {encryption_->device_name()});
+      for (auto& p : wg.problems) problems.push_back(std::move(p));
+    }
   }
   return problems;
 }
@@ -355,6 +478,7 @@ void Agent::FillStatus(weft::agent::v1::AgentStatus* status) {
   status->set_version(options_.version);
   status->set_uptime_seconds(absl::ToInt64Seconds(absl::Now() - started_));
   status->set_routing_mode(RoutingName(config_.routing));
+  status->set_encryption(encryption_ ? encryption_->Summary() : "Disabled");
   status->set_api_server(transport_->server());
   kubeprism::InformerStats stats = nodes_->Stats();
   bool connected = stats.state == kubeprism::SyncState::kSynced;

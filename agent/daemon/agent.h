@@ -29,6 +29,7 @@
 #include "agent/daemon/cluster.h"
 #include "agent/daemon/leak_tracker.h"
 #include "agent/datapath/datapath.h"
+#include "agent/encryption/manager.h"
 #include "agent/endpoints/manager.h"
 #include "agent/netlink/netlink.h"
 #include "kubeprism/informer.h"
@@ -66,10 +67,13 @@ class Agent {
  private:
   absl::StatusOr<routing::NodeInfo> WaitForLocalNode(absl::Notification* stop);
   absl::Status StartDatapath(const routing::NodeInfo& self);
+  absl::Status StartEncryption(int device_mtu);
   absl::Status StartApi();
   void ReconcileLoop();
   void ReconcileOnce();
-  std::vector<std::string> SyncRoutes(const ClusterView& view);
+  std::vector<std::string> SyncRoutes(const ClusterView& view,
+                                      const encryption::PeerPlan* peers);
+  std::vector<std::string> SyncEncryption(const ClusterView& view, encryption::PeerPlan* peers);
   std::vector<std::string> ReclaimLeaks();
   void FillStatus(weft::agent::v1::AgentStatus* status);
   void Wake();
@@ -85,6 +89,8 @@ class Agent {
   std::unique_ptr<netlink::Netlink> nl_;  // reconcile thread (and start-up) only
   std::unique_ptr<datapath::Datapath> datapath_;
   std::unique_ptr<endpoints::EndpointManager> endpoints_;
+  std::unique_ptr<encryption::Manager> encryption_;  // when encryption is on
+  std::optional<net::IpAddress> router_address_;     // on the WireGuard device
   std::unique_ptr<api::AgentService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<NativeDevice> devices_;

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "agent/daemon/cluster.h"
+#include "agent/wireguard/fake_device.h"
 #include "gtest/gtest.h"
 
 namespace weft::encryption {
@@ -16,43 +17,6 @@ namespace {
 
 net::IpAddress Ip(const char* s) { return *net::IpAddress::Parse(s); }
 net::IpPrefix Cidr(const char* s) { return *net::IpPrefix::Parse(s); }
-
-// Records what the manager asks of a device (the real backends have their own
-// tests against wireguard-go and the netlink encoding).
-class RecordingDevice : public wireguard::Device {
- public:
-  struct Log {
-    std::vector<wireguard::DeviceConfig> applied;
-    bool fail = false;
-  };
-  explicit RecordingDevice(Log* log) : log_(log) {}
-  std::string name() const override { return "wgtest0"; }
-  absl::string_view kind() const override { return "fake"; }
-  absl::StatusOr<wireguard::DeviceState> Get() override {
-    wireguard::DeviceState s;
-    if (log_->applied.empty()) return s;
-    const auto& c = log_->applied.back();
-    s.public_key = wireguard::PublicKey(c.private_key);
-    s.listen_port = c.listen_port;
-    for (const auto& p : c.peers) {
-      wireguard::PeerState ps;
-      ps.public_key = p.public_key;
-      ps.endpoint = p.endpoint;
-      ps.allowed_ips = p.allowed_ips;
-      ps.rx_bytes = 7;
-      s.peers.push_back(ps);
-    }
-    return s;
-  }
-  absl::Status Apply(const wireguard::DeviceConfig& c) override {
-    if (log_->fail) return absl::UnavailableError("device gone");
-    log_->applied.push_back(c);
-    return absl::OkStatus();
-  }
-
- private:
-  Log* log_;
-};
 
 class ManagerTest : public ::testing::Test {
  protected:
@@ -67,7 +31,9 @@ class ManagerTest : public ::testing::Test {
   void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
 
   std::unique_ptr<Manager> Make() {
-    auto m = Manager::Create(options_, std::make_unique<RecordingDevice>(&log_),
+    auto device = std::make_unique<wireguard::FakeDevice>("wgtest0");
+    device_ = device.get();  // owned by the manager, which the test outlives
+    auto m = Manager::Create(options_, std::move(device),
                              [this](const std::string& key) {
                                if (publish_fails_) return absl::UnavailableError("API server down");
                                published_.push_back(key);
@@ -79,7 +45,7 @@ class ManagerTest : public ::testing::Test {
 
   std::string dir_;
   ManagerOptions options_;
-  RecordingDevice::Log log_;
+  wireguard::FakeDevice* device_ = nullptr;  // of the last Make()
   std::vector<std::string> published_;
   bool publish_fails_ = false;
   wireguard::Key peer_ = wireguard::PublicKey(wireguard::GeneratePrivateKey());
@@ -119,17 +85,16 @@ TEST_F(ManagerTest, PeersFollowTheClusterAndBadKeysAreCountedOnce) {
   auto pass = m->Reconcile(nodes_, {{"n2", wireguard::ToBase64(peer_)}});
   EXPECT_TRUE(pass.problems.empty());
   ASSERT_EQ(pass.plan.peers.size(), 1u);
-  ASSERT_FALSE(log_.applied.empty());
-  ASSERT_EQ(log_.applied.back().peers.size(), 1u);
-  EXPECT_EQ(log_.applied.back().listen_port, 51871);
-  EXPECT_EQ(log_.applied.back().peers[0].endpoint->ToString(), "192.168.5.2:51871");
+  ASSERT_EQ(device_->state().peers.size(), 1u);
+  EXPECT_EQ(device_->state().listen_port, 51871);
+  EXPECT_EQ(device_->state().peers[0].endpoint->ToString(), "192.168.5.2:51871");
 
   for (int i = 0; i < 3; ++i) {
     pass = m->Reconcile(nodes_, {{"n2", "garbage"}});
     EXPECT_TRUE(pass.plan.peers.empty());
     ASSERT_EQ(pass.problems.size(), 1u);
   }
-  EXPECT_TRUE(log_.applied.back().peers.empty());
+  EXPECT_TRUE(device_->state().peers.empty());
   m->Reconcile(nodes_, {{"n2", "other garbage"}});
   weft::agent::v1::EncryptionStatus status;
   m->FillStatus(&status, 3);
@@ -148,8 +113,8 @@ TEST_F(ManagerTest, RotationStoresAppliesAndPublishes) {
   EXPECT_NE(*rotated, old_key);
   EXPECT_EQ(published_.back(), *rotated);
   // Applied at once with the same peers.
-  EXPECT_EQ(wireguard::ToBase64(wireguard::PublicKey(log_.applied.back().private_key)), *rotated);
-  EXPECT_EQ(log_.applied.back().peers.size(), 1u);
+  EXPECT_EQ(wireguard::ToBase64(device_->state().public_key), *rotated);
+  EXPECT_EQ(device_->state().peers.size(), 1u);
   // Stored: a restart keeps the new key.
   auto again = Make();
   weft::agent::v1::EncryptionStatus status;
@@ -171,7 +136,7 @@ TEST_F(ManagerTest, FailedPublicationIsReportedAndRetried) {
 
 TEST_F(ManagerTest, ADeviceFailureIsAProblemNotACrash) {
   auto m = Make();
-  log_.fail = true;
+  device_->FailNextApply(absl::UnavailableError("device gone"));
   auto pass = m->Reconcile(nodes_, {{"n2", wireguard::ToBase64(peer_)}});
   ASSERT_FALSE(pass.problems.empty());
   EXPECT_NE(pass.problems[0].find("WireGuard device wgtest0: device gone"), std::string::npos);

@@ -100,16 +100,24 @@ PeerPlan PlanPeers(const std::string& local_node, const wireguard::Key& local_pu
   return plan;
 }
 
-std::vector<routing::Route> PeerRoutes(const PeerPlan& plan, const std::string& device) {
+std::vector<routing::Route> PeerRoutes(const PeerPlan& plan, const std::string& device,
+                                       const std::optional<net::IpAddress>& src) {
   std::vector<routing::Route> out;
   for (const auto& p : plan.peers) {
     for (const auto& cidr : p.config.allowed_ips) {
       if (cidr.family() != net::Family::kV4) continue;
-      out.push_back({cidr, p.internal_ip, device, p.node, /*onlink=*/true});
+      out.push_back({cidr, p.internal_ip, device, p.node, /*onlink=*/true, src});
     }
   }
   std::sort(out.begin(), out.end(), routing::RouteLess);
   return out;
+}
+
+std::optional<net::IpAddress> RouterAddress(const std::vector<net::IpPrefix>& own_pod_cidrs) {
+  for (const auto& c : own_pod_cidrs) {
+    if (c.family() == net::Family::kV4) return c.address();
+  }
+  return std::nullopt;
 }
 
 std::vector<routing::NodeInfo> WithoutPeers(const std::vector<routing::NodeInfo>& nodes,

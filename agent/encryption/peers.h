@@ -43,8 +43,18 @@ PeerPlan PlanPeers(const std::string& local_node, const wireguard::Key& local_pu
                    const std::map<std::string, std::string>& keys, uint16_t port);
 
 // Every peer's IPv4 pod CIDRs through the WireGuard device `device`, with the
-// peer's InternalIP as (onlink) gateway. Sorted like the other route plans.
-std::vector<routing::Route> PeerRoutes(const PeerPlan& plan, const std::string& device);
+// peer's InternalIP as (onlink) gateway and `src` as the source of this node's
+// own packets: the peer accepts only sources inside our pod CIDRs, so host
+// traffic to remote pods leaves with RouterAddress(), not the node address.
+// Sorted like the other route plans.
+std::vector<routing::Route> PeerRoutes(const PeerPlan& plan, const std::string& device,
+                                       const std::optional<net::IpAddress>& src);
+
+// The address this node's own traffic to remote pods carries through the
+// tunnel: the first address of its first IPv4 pod CIDR (as Flannel's and the
+// VXLAN mode's device address; IPAM never hands it out). It sits on the
+// WireGuard device as a /32.
+std::optional<net::IpAddress> RouterAddress(const std::vector<net::IpPrefix>& own_pod_cidrs);
 
 // `nodes` without the peers: what the plain route planners still handle.
 std::vector<routing::NodeInfo> WithoutPeers(const std::vector<routing::NodeInfo>& nodes,

@@ -38,12 +38,13 @@ TEST_F(PeersTest, OnePeerPerOtherNodeAtItsInternalIpWithItsPodCidrs) {
   ASSERT_EQ(p2.config.allowed_ips.size(), 2u);
   EXPECT_EQ(plan.peers[1].node, "n3");
 
-  auto routes = PeerRoutes(plan, "weft_wg0");
+  auto routes = PeerRoutes(plan, "weft_wg0", RouterAddress(nodes_[0].pod_cidrs));
   ASSERT_EQ(routes.size(), 2u);  // IPv4 pod CIDRs only
   EXPECT_EQ(routes[0].dst, Cidr("10.244.2.0/24"));
   EXPECT_EQ(routes[0].via, Ip("192.168.5.2"));
   EXPECT_EQ(routes[0].device, "weft_wg0");
   EXPECT_TRUE(routes[0].onlink);
+  EXPECT_EQ(routes[0].src, Ip("10.244.1.0"));  // ours: what n2 accepts from us
   EXPECT_EQ(routes[1].via, Ip("192.168.6.3"));  // another subnet: fine over WireGuard
 
   auto rest = WithoutPeers(nodes_, plan);

@@ -395,7 +395,7 @@ absl::StatusOr<LabReport> Report(const std::string& state_dir, absl::Duration pr
   report.api_mode = state.api_mode;
   report.api_server = state.api_server;
   report.routing = plan.routing;
-  report.encryption = plan.encryption;
+  report.encryption = plan.encryption + (plan.encryption_strict ? " (strict)" : "");
   report.segment = plan.segment.ToString();
   report.outside = plan.outside.ToString();
   if (state.talos) report.talos_extension = state.talos->extension_image;
@@ -586,6 +586,7 @@ absl::StatusOr<LabReport> Up(const UpOptions& options, std::ostream& progress) {
   ASSIGN_OR_RETURN(LabPlan plan, MakePlan(id, options.nodes, options.state_dir));
   plan.routing = options.routing;
   plan.encryption = options.encryption;
+  plan.encryption_strict = options.encryption_strict;
   RETURN_IF_ERROR(PrepareStateDir(plan.state_dir));
 
   LabState state;

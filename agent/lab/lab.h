@@ -31,6 +31,7 @@ struct UpOptions {
   int nodes = 2;
   std::string routing = "native";  // the agents' routing mode: native or tunnel
   std::string encryption = "none";  // none or wireguard (wireguard-go in each node)
+  bool encryption_strict = false;    // drop pod traffic between nodes that is not encrypted
   // Empty: the embedded lab API server. Otherwise an existing cluster's.
   std::string kubeconfig;
   std::string agent_binary;  // weft-agent

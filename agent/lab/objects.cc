@@ -98,6 +98,7 @@ std::string AgentConfigYaml(const LabPlan& plan, const NodePlan& node,
     out << YAML::Key << "type" << YAML::Value << "wireguard";
     out << YAML::Key << "backend" << YAML::Value << "userspace";
     out << YAML::Key << "interface" << YAML::Value << node.wg_interface();
+    if (plan.encryption_strict) out << YAML::Key << "strictMode" << YAML::Value << true;
     out << YAML::EndMap;
   }
   out << YAML::EndMap;

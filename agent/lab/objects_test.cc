@@ -74,6 +74,17 @@ TEST(LabObjectsTest, AgentConfigIsValidForTheAgent) {
   config = agent::ParseAgentConfig(AgentConfigYaml(tunnel, node, "/x"), "agent.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->routing, agent::RoutingMode::kTunnel);
+  EXPECT_FALSE(config->encryption.enabled());
+
+  LabPlan encrypted = tunnel;
+  encrypted.encryption = "wireguard";
+  encrypted.encryption_strict = true;
+  config = agent::ParseAgentConfig(AgentConfigYaml(encrypted, node, "/x"), "agent.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->encryption.enabled());
+  EXPECT_EQ(config->encryption.backend, agent::WireGuardBackend::kUserspace);
+  EXPECT_EQ(config->encryption.interface, "wl3f9a-wg2");
+  EXPECT_TRUE(config->encryption.strict_mode);
 }
 
 TEST(LabObjectsTest, KubeconfigReadsBackWithEveryField) {

@@ -91,6 +91,7 @@ struct LabPlan {
   net::IpPrefix cluster_cidr;      // every node's pod CIDR is inside
   std::string routing = "native";  // the agents' mode: native or tunnel (VXLAN)
   std::string encryption = "none";  // none or wireguard (userspace: wireguard-go)
+  bool encryption_strict = false;   // the agents' encryption.strictMode
   std::string pod_namespace;       // the Kubernetes namespace of the workload
   std::vector<NodePlan> nodes;
   std::vector<PodPlan> pods;

@@ -70,6 +70,7 @@ json PlanJson(const LabPlan& plan) {
           {"clusterCIDR", plan.cluster_cidr.ToString()},
           {"routing", plan.routing},
           {"encryption", plan.encryption},
+          {"encryptionStrict", plan.encryption_strict},
           {"podNamespace", plan.pod_namespace},
           {"nodes", nodes},
           {"pods", pods}};
@@ -88,6 +89,7 @@ LabPlan PlanFrom(const json& j) {
   plan.cluster_cidr = Prefix(j, "clusterCIDR");
   plan.routing = j.value("routing", "native");
   plan.encryption = j.value("encryption", "none");
+  plan.encryption_strict = j.value("encryptionStrict", false);
   plan.pod_namespace = j.at("podNamespace").get<std::string>();
   for (const json& n : j.at("nodes")) {
     NodePlan node;

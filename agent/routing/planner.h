@@ -5,6 +5,7 @@
 #define WEFT_AGENT_ROUTING_PLANNER_H_
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct Route {
   // The gateway is in none of the device's subnets (a WireGuard peer's
   // InternalIP behind weft_wg0): installed with RTNH_F_ONLINK.
   bool onlink = false;
+  // Source address for this node's own packets on the route (RTA_PREFSRC):
+  // over WireGuard, an address the peer allows from us (in our pod CIDR).
+  std::optional<net::IpAddress> src;
 
   friend bool operator==(const Route& a, const Route& b) {
     return a.dst == b.dst && a.via == b.via && a.device == b.device;

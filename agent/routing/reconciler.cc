@@ -71,6 +71,7 @@ ApplyResult ApplyRoutes(netlink::Netlink& nl, const std::vector<Route>& desired,
     }
     spec.oif = it->second;
     spec.onlink = r.onlink;
+    spec.prefsrc = r.src;
     if (auto s = nl.ReplaceRoute(spec); !s.ok()) {
       result.problems.push_back(absl::StrCat("node ", r.node, ": ", s.message()));
       continue;
