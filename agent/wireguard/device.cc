@@ -195,4 +195,14 @@ std::string DevicePlan::Summary() const {
   return parts.empty() ? "no change" : absl::StrJoin(parts, ", ");
 }
 
+absl::StatusOr<DevicePlan> PlanApply(Device& device, const DeviceConfig& config) {
+  if (absl::Status s = ValidateConfig(config); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("configure wireguard device ", device.name(), ": ", s.message()));
+  }
+  absl::StatusOr<DeviceState> current = device.Get();
+  if (!current.ok()) return current.status();
+  return PlanDevice(*current, config);
+}
+
 }  // namespace weft::wireguard

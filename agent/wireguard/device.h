@@ -130,6 +130,11 @@ struct DevicePlan {
 // desired.private_key is not current.public_key. Allowed IPs compare as sets.
 DevicePlan PlanDevice(const DeviceState& current, const DeviceConfig& desired);
 
+// What Apply has to send: `config` validated (InvalidArgument naming the
+// device), then planned against the device's current state. Both backends
+// start their Apply with it.
+absl::StatusOr<DevicePlan> PlanApply(Device& device, const DeviceConfig& config);
+
 // "<base64 public key>": how peers are named in messages.
 std::string PeerName(const Key& public_key);
 

@@ -741,12 +741,7 @@ absl::StatusOr<DeviceState> KernelDevice::Get() {
 }
 
 absl::Status KernelDevice::Apply(const DeviceConfig& config) {
-  if (absl::Status s = ValidateConfig(config); !s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("configure wireguard device ", ifname_, ": ", s.message()));
-  }
-  ASSIGN_OR_RETURN(DeviceState current, Get());
-  DevicePlan plan = PlanDevice(current, config);
+  ASSIGN_OR_RETURN(DevicePlan plan, PlanApply(*this, config));
   if (plan.empty()) return absl::OkStatus();
   std::vector<std::vector<uint8_t>> messages = EncodeSetDevice(family_id_, ifname_, plan);
   absl::Status result;

@@ -362,12 +362,7 @@ absl::StatusOr<DeviceState> UapiDevice::Get() {
 }
 
 absl::Status UapiDevice::Apply(const DeviceConfig& config) {
-  if (absl::Status s = ValidateConfig(config); !s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("configure wireguard device ", ifname_, ": ", s.message()));
-  }
-  ASSIGN_OR_RETURN(DeviceState current, Get());
-  DevicePlan plan = PlanDevice(current, config);
+  ASSIGN_OR_RETURN(DevicePlan plan, PlanApply(*this, config));
   if (plan.empty()) return absl::OkStatus();
   const std::string what =
       absl::StrCat("configure wireguard device ", ifname_, " (", plan.Summary(), ")");
