@@ -272,6 +272,18 @@ std::string AgentConfigYaml(const Spec& spec, absl::string_view node_name) {
     y.Comment(0, "Destinations in this range are not masqueraded (the pod network).");
     y.Scalar(0, "nativeRoutingCIDR", spec.native_routing_cidr->ToString());
   }
+  if (spec.encryption == Encryption::kWireGuard) {
+    y.Comment(0,
+              "Pod traffic between nodes through WireGuard (spec: encryption: wireguard);\n"
+              "Talos kernels have it built in, so `auto` picks the kernel backend.");
+    y.Line(0, "encryption:");
+    y.Line(2, "type: wireguard");
+    y.Line(2, "backend: auto");
+    if (spec.encryption_strict_mode) {
+      y.Comment(2, "Pod traffic between nodes that is not encrypted is dropped (fails closed).");
+      y.Line(2, "strictMode: true");
+    }
+  }
   return y.str();
 }
 

@@ -230,6 +230,25 @@ TEST(CredentialsTest, NativeRoutingAndKubePrismPortFollowTheSpec) {
               HasSubstr("server: https://127.0.0.1:7446\n"));
 }
 
+TEST(CredentialsTest, WireGuardEncryptionFollowsTheSpec) {
+  Spec spec = DefaultTestSpec();
+  AgentCredentials c{"ca", "cert", "key", 0, 86400};
+  auto agent_config = [&] {
+    YAML::Node doc = YAML::Load(ExtensionServiceConfigYaml(spec, "cp-1", c));
+    return agent::ParseAgentConfig(doc["configFiles"][0]["content"].as<std::string>(), "agent.yaml");
+  };
+  auto plain = agent_config();
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_FALSE(plain->encryption.enabled());
+  spec.encryption = Encryption::kWireGuard;
+  spec.encryption_strict_mode = true;
+  auto encrypted = agent_config();
+  ASSERT_TRUE(encrypted.ok()) << encrypted.status();
+  EXPECT_TRUE(encrypted->encryption.enabled());
+  EXPECT_EQ(encrypted->encryption.backend, agent::WireGuardBackend::kAuto);
+  EXPECT_TRUE(encrypted->encryption.strict_mode);
+}
+
 // The command: --out writes mode 0600 whatever the umask and prints nothing on stdout;
 // bad input writes nothing and leaves an existing file alone.
 TEST(CredentialsCliTest, OutFileIsPrivate) {
