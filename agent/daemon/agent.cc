@@ -259,7 +259,8 @@ absl::Status Agent::StartEncryption(int device_mtu) {
   }
   auto client = std::make_shared<kubeprism::Client>(transport_);
   std::string node = config_.node_name;
-  encryption::ManagerOptions options{e, node, config_.state_dir + "/wireguard.key", open.mtu};
+  encryption::ManagerOptions options{e, node, config_.state_dir + "/wireguard.key", open.mtu,
+                                     [open] { return wireguard::OpenDevice(open); }};
   ASSIGN_OR_RETURN(encryption_,
                    encryption::Manager::Create(std::move(options), std::move(*device),
                                                [client, node](const std::string& key) {

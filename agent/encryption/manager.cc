@@ -74,8 +74,23 @@ Manager::Pass Manager::Reconcile(const std::vector<routing::NodeInfo>& nodes,
     }
   }
   pass.problems = plan_.problems;
-  if (auto s = ApplyLocked(); !s.ok()) {
-    pass.problems.push_back(absl::StrCat("WireGuard device ", device_name_, ": ", s.message()));
+  absl::Status applied = ApplyLocked();
+  if (!applied.ok() && options_.reopen) {
+    // Gone or not answering: open it again (a new wireguard-go, a new link)
+    // and configure it from scratch; the routes follow in the same pass.
+    auto reopened = options_.reopen();
+    if (reopened.ok()) {
+      Log(LogLevel::kWarning, absl::StrCat("WireGuard device ", device_name_, " (", applied.message(),
+                                           "): opened again"));
+      device_ = std::move(*reopened);
+      applied = ApplyLocked();
+    } else {
+      applied = absl::Status(applied.code(), absl::StrCat(applied.message(), "; opening it again: ",
+                                                          reopened.status().message()));
+    }
+  }
+  if (!applied.ok()) {
+    pass.problems.push_back(absl::StrCat("WireGuard device ", device_name_, ": ", applied.message()));
   }
   // The Node carries our key, or gets it (again: also after a rotation whose
   // publication failed, or when somebody changed the annotation).

@@ -43,6 +43,9 @@ struct ManagerOptions {
   std::string node_name;
   std::string key_path;  // the private key file (created 0600)
   int mtu = 1420;        // of the WireGuard device
+  // Opens the device again when it stopped answering (wireguard-go killed, the
+  // link deleted); unset: problems are reported until the agent restarts.
+  std::function<absl::StatusOr<std::unique_ptr<wireguard::Device>>()> reopen;
 };
 
 // Puts this node's public key (base64) on its Node object.

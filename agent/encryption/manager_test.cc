@@ -142,6 +142,21 @@ TEST_F(ManagerTest, ADeviceFailureIsAProblemNotACrash) {
   EXPECT_NE(pass.problems[0].find("WireGuard device wgtest0: device gone"), std::string::npos);
 }
 
+TEST_F(ManagerTest, ADeviceThatStoppedAnsweringIsOpenedAgain) {
+  wireguard::FakeDevice* reopened = nullptr;
+  options_.reopen = [&]() -> absl::StatusOr<std::unique_ptr<wireguard::Device>> {
+    auto d = std::make_unique<wireguard::FakeDevice>("wgtest0");
+    reopened = d.get();
+    return std::unique_ptr<wireguard::Device>(std::move(d));
+  };
+  auto m = Make();
+  device_->FailNextApply(absl::UnavailableError("connect to the UAPI socket: No such file"));
+  auto pass = m->Reconcile(nodes_, {{"n2", wireguard::ToBase64(peer_)}});
+  EXPECT_TRUE(pass.problems.empty()) << pass.problems[0];
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->state().peers.size(), 1u);  // configured from scratch
+}
+
 TEST_F(ManagerTest, ScheduledRotationWhenThePeriodIsOver) {
   options_.config.rotation_period_seconds = 60;
   auto m = Make();
