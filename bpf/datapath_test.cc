@@ -549,13 +549,21 @@ TEST_F(StrictEncryptionTest, OtherTrafficIsUntouched) {
   Out out = Egress(Tcp(kPod, 40000, kRemote, 443, kSyn));
   EXPECT_EQ(out.verdict, TC_ACT_OK);
   EXPECT_EQ(Src(out.data), kNode);
-  // The host's own traffic (and WireGuard's UDP, which carries the node address).
-  auto host = Tcp(kNode, 33000, "10.244.2.7", 443, kSyn);
-  EXPECT_EQ(Egress(host).verdict, TC_ACT_OK);
-  // A pod of another node, forwarded through here.
-  auto forwarded = Tcp("10.244.3.9", 40000, "10.244.2.7", 443, kSyn);
-  EXPECT_EQ(Egress(forwarded).verdict, TC_ACT_OK);
+  // WireGuard's UDP and the node's other traffic go to node addresses.
+  auto wireguard = Udp(kNode, 51871, kRemote, 51871);
+  EXPECT_EQ(Egress(wireguard).data, wireguard);
+  auto host = Tcp(kNode, 33000, "192.168.1.12", 22, kSyn);
+  EXPECT_EQ(Egress(host).data, host);
+  // A pod CIDR outside the encrypted set (none of the cluster's).
+  auto other = Tcp(kPod, 40000, "10.244.3.9", 443, kSyn);
+  EXPECT_EQ(Egress(other).verdict, TC_ACT_OK);
   EXPECT_EQ(Drops(), 0u);
+}
+
+TEST_F(StrictEncryptionTest, TheNodesOwnTrafficToRemotePodsIsDroppedToo) {
+  Out o = Egress(Tcp(kNode, 33000, "10.244.2.7", 443, kSyn));
+  EXPECT_EQ(o.verdict, TC_ACT_SHOT);
+  EXPECT_EQ(Drops(), 1u);
 }
 
 TEST_F(StrictEncryptionTest, OnlyStrictDevicesDrop) {

@@ -60,8 +60,9 @@ Manager::Pass Manager::Reconcile(const std::vector<routing::NodeInfo>& nodes,
   Pass pass;
   absl::MutexLock l(&mu_);
   const int64_t period = options_.config.rotation_period_seconds;
+  bool rotated_and_published = false;
   if (period > 0 && absl::Now() - key_created_ >= absl::Seconds(period)) {
-    if (auto s = RotateLocked(); !s.ok()) {
+    if (auto s = RotateLocked(&rotated_and_published); !s.ok()) {
       pass.problems.push_back(absl::StrCat("scheduled WireGuard key rotation: ", s.message()));
     }
   }
@@ -93,12 +94,12 @@ Manager::Pass Manager::Reconcile(const std::vector<routing::NodeInfo>& nodes,
     pass.problems.push_back(absl::StrCat("WireGuard device ", device_name_, ": ", applied.message()));
   }
   // The Node carries our key, or gets it (again: also after a rotation whose
-  // publication failed, or when somebody changed the annotation).
-  const std::string own = wireguard::ToBase64(public_key_);
+  // publication failed, or when somebody changed or removed the annotation).
+  // `keys` is the informer's copy: just after a publication it may still show
+  // the old value; publishing the same key again is harmless (a merge patch).
   auto on_node = keys.find(options_.node_name);
-  bool carried = on_node != keys.end() && on_node->second == own;
-  bool just_published = published_key_ == own && absl::Now() - published_at_ < absl::Seconds(10);
-  if (!carried && !just_published) {
+  bool carried = on_node != keys.end() && on_node->second == wireguard::ToBase64(public_key_);
+  if (!carried && !rotated_and_published) {
     if (auto s = PublishLocked(); !s.ok()) {
       pass.problems.push_back(absl::StrCat("publish the WireGuard public key on Node ",
                                            options_.node_name, ": ", s.message()));
@@ -111,13 +112,12 @@ Manager::Pass Manager::Reconcile(const std::vector<routing::NodeInfo>& nodes,
 absl::Status Manager::PublishLocked() {
   const std::string own = wireguard::ToBase64(public_key_);
   if (auto s = publish_(own); !s.ok()) return s;
-  published_key_ = own;
-  published_at_ = absl::Now();
   Log(LogLevel::kInfo, absl::StrCat("published WireGuard public key ", own));
   return absl::OkStatus();
 }
 
-absl::Status Manager::RotateLocked() {
+absl::Status Manager::RotateLocked(bool* published) {
+  *published = false;
   wireguard::Key next = wireguard::GeneratePrivateKey();
   // Stored first: a crash between the two steps restarts with the new key,
   // never with a device key that is on no disk.
@@ -131,12 +131,14 @@ absl::Status Manager::RotateLocked() {
     // The next reconcile pass publishes it.
     return absl::Status(s.code(), absl::StrCat("publish the new public key: ", s.message()));
   }
+  *published = true;
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> Manager::Rotate() {
   absl::MutexLock l(&mu_);
-  if (auto s = RotateLocked(); !s.ok()) return s;
+  bool published = false;
+  if (auto s = RotateLocked(&published); !s.ok()) return s;
   return wireguard::ToBase64(public_key_);
 }
 

@@ -82,7 +82,8 @@ class Manager {
           wireguard::Key private_key, absl::Time key_created);
   absl::Status ApplyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status RotateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes the new key too; *published says whether that worked.
+  absl::Status RotateLocked(bool* published) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ManagerOptions options_;
   const std::string device_name_;
@@ -95,10 +96,6 @@ class Manager {
   wireguard::Key public_key_ ABSL_GUARDED_BY(mu_);
   absl::Time key_created_ ABSL_GUARDED_BY(mu_);
   PeerPlan plan_ ABSL_GUARDED_BY(mu_);  // of the last pass
-  // What was last put on the Node, and when: the informer's copy of the Node
-  // lags a publication by a moment, which is not a reason to publish again.
-  std::string published_key_ ABSL_GUARDED_BY(mu_);
-  absl::Time published_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::set<std::string> rejected_ ABSL_GUARDED_BY(mu_);  // "node\tvalue" seen
 };
 

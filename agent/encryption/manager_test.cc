@@ -134,6 +134,18 @@ TEST_F(ManagerTest, FailedPublicationIsReportedAndRetried) {
   EXPECT_EQ(published_.size(), 1u);
 }
 
+TEST_F(ManagerTest, ARemovedAnnotationIsRepublishedAtOnce) {
+  auto m = Make();
+  m->Reconcile(nodes_, {});
+  ASSERT_EQ(published_.size(), 1u);
+  // The Node was re-created a moment later, without the annotation: the pass
+  // that change triggers publishes again (no waiting for a later resync).
+  m->Reconcile(nodes_, {});
+  EXPECT_EQ(published_.size(), 2u);
+  m->Reconcile(nodes_, {{"n1", published_[0]}});
+  EXPECT_EQ(published_.size(), 2u);
+}
+
 TEST_F(ManagerTest, ADeviceFailureIsAProblemNotACrash) {
   auto m = Make();
   device_->FailNextApply(absl::UnavailableError("device gone"));

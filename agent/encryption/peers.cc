@@ -61,6 +61,7 @@ PeerPlan PlanPeers(const std::string& local_node, const wireguard::Key& local_pu
     p.config.public_key = *key;
     p.config.endpoint = wireguard::Endpoint{*ip, port};
     p.config.allowed_ips = wireguard::CanonicalPrefixes(n.pod_cidrs);
+    p.config.persistent_keepalive = kPersistentKeepaliveSeconds;
     candidates.push_back(std::move(p));
   }
   // Conflicts skip both sides, so the outcome does not depend on order.

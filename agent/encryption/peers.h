@@ -21,6 +21,13 @@
 
 namespace weft::encryption {
 
+// Every peer gets a persistent keepalive. Besides keeping NAT and conntrack
+// entries alive, it makes a device send a keepalive — and so a handshake — as
+// soon as a peer is added: after a node rotates its key, each other node
+// handshakes with the new key the moment it learns it, instead of waiting for
+// the rotating node's next retry (5 s, plus TCP's backoff).
+inline constexpr int kPersistentKeepaliveSeconds = 25;
+
 struct Peer {
   std::string node;
   net::IpAddress internal_ip;  // the endpoint's address (IPv4 InternalIP)

@@ -36,6 +36,7 @@ TEST_F(PeersTest, OnePeerPerOtherNodeAtItsInternalIpWithItsPodCidrs) {
   ASSERT_TRUE(p2.config.endpoint.has_value());
   EXPECT_EQ(p2.config.endpoint->ToString(), "192.168.5.2:51871");  // the IPv4 InternalIP
   ASSERT_EQ(p2.config.allowed_ips.size(), 2u);
+  EXPECT_EQ(p2.config.persistent_keepalive, kPersistentKeepaliveSeconds);
   EXPECT_EQ(plan.peers[1].node, "n3");
 
   auto routes = PeerRoutes(plan, "weft_wg0", RouterAddress(nodes_[0].pod_cidrs));

@@ -30,9 +30,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } WEFT_STRICT_DROPS_MAP SEC(".maps");
 
-/* Whether a packet leaving through `dev` is pod traffic that strict mode
- * forbids in plain text: the device is strict, the source is a pod on this
- * node and the destination lies inside the encrypted CIDRs. Counted when so.
+/* Whether a packet leaving through `dev` is traffic that strict mode forbids
+ * in plain text: the device is strict and the destination lies inside the
+ * encrypted CIDRs (a pod) — whoever sent it: a pod of this node, or the node
+ * itself (its traffic to remote pods goes through WireGuard too). WireGuard's
+ * own UDP and the overlay's outer packets go to node addresses, never in
+ * these CIDRs. Counted when so.
  */
 static __always_inline bool strict4_violation(const struct netdev_info *dev,
 					      const struct iphdr *ip)
@@ -46,8 +49,6 @@ static __always_inline bool strict4_violation(const struct netdev_info *dev,
 	key.prefixlen = 32;
 	key.addr = ip->daddr;
 	if (!bpf_map_lookup_elem(&WEFT_STRICT4_MAP, &key))
-		return false;
-	if (!lookup_endpoint4(ip->saddr))
 		return false;
 	drops = bpf_map_lookup_elem(&WEFT_STRICT_DROPS_MAP, &zero);
 	if (drops)

@@ -2,8 +2,9 @@
  *
  * weft_strict4: IPv4 destinations that pod traffic may only reach encrypted:
  * every node's pod CIDR and the native-routing CIDR. Encrypted traffic leaves
- * through the WireGuard device, where no Weft program runs; pod traffic to
- * these destinations that reaches a native device (or the VXLAN device) is
+ * through the WireGuard device, where no Weft program runs; traffic to these
+ * destinations (from pods or the node) that reaches a native device (or the
+ * VXLAN device) is
  * leaving in plain text — because a peer is missing, its key is wrong or the
  * WireGuard device is gone — and weft_to_netdev drops it when the device has
  * WEFT_NETDEV_F_ENCRYPT_STRICT (bpf/maps/netdev.h). An LPM trie without
