@@ -1095,12 +1095,14 @@ TEST_F(WireGuardLabTest, InvalidKeyAnnotationIsSkippedReportedAndRepaired) {
 }
 
 // ---------------------------------------------------------------------------
-// WireGuard, strict: two nodes.
+// WireGuard, strict, in tunnel mode: two nodes. WireGuard is then the overlay
+// (routes to peers through it, none through VXLAN), and strict mode guards the
+// VXLAN device as well as the native one.
 
 class StrictWireGuardLabTest : public EncryptedLabTest {
  protected:
   static void SetUpTestSuite() {
-    UpLab({"--encryption", "wireguard", "--encryption-strict"});
+    UpLab({"--encryption", "wireguard", "--encryption-strict", "--routing", "tunnel"});
   }
   static void TearDownTestSuite() { DownLab(); }
 };
