@@ -8,13 +8,27 @@
 //          the other node's pod CIDR, and NO host routes to the pods: a pod is
 //          reachable only through the BPF programs, so every byte measured went
 //          through them.
+// and, for transparent encryption (--modes wg,weft-wg), two WireGuard tunnels:
+//   wg       bare wireguard-go: plain's kernel routing, a wireguard-go per node
+//            configured with `wg` (keys from `wg genkey`), the other node's pod
+//            CIDR routed `dev <wg>`; pod MTU 1420;
+//   weft-wg  Weft with encryption as the agent sets it up: weft's datapath, the
+//            device from wireguard::OpenDevice (userspace backend) configured
+//            with Device::Apply, the router address on it, and the route the
+//            agent installs (PlanPeers/PeerRoutes/ApplyRoutes: `<cidr> via
+//            <peer InternalIP> dev <wg> onlink src <router address>`); pod MTU
+//            1420. Decrypted packets come out of the TUN device into the node's
+//            stack, which delivers them with the /32 host routes weft-cni
+//            installs (no Weft program on the WireGuard device), so this mode
+//            has them.
 // Two "nodes" are network namespaces joined by a veth (the L2 segment); each
 // topology has two pods on node 1 and one on node 2.
 //
 //   bazel run -c opt //integration/bench:datapath_bench [-- --runs 5 --seconds 4 --wire both]
+//   bazel run -c opt //integration/bench:datapath_bench -- --modes wg,weft-wg --wire segmented
 //
 // Measured, interleaved per run (the starting topology rotates) so that other
-// work on the machine spreads over all three: iperf3 one-stream throughput pod
+// work on the machine spreads over all of them: iperf3 one-stream throughput pod
 // -> pod on the other node and pod -> pod on the same node, and a 1-byte TCP
 // request/response loop over one connection (client and server threads pinned
 // to one CPU by default). Each measurement starts on idle CPUs when it can and
@@ -22,9 +36,13 @@
 // as a plain veth, which passes 64 KB GSO packets whole (VXLAN-encapsulated
 // ones too, so the overlay's per-packet cost nearly vanishes), and segmented
 // (TSO/GSO off, GRO on: 1500-byte frames on the wire, as between real nodes).
-// Reported: median and best of the runs, and the ratios weft/plain and
-// weft/vxlan; absolute numbers vary from run to run and machine to machine.
+// The WireGuard modes also time a node joining: peers removed on both nodes,
+// then configured again, until the first TCP echo crosses the tunnel.
+// Reported: median and best of the runs, and the ratios weft/plain,
+// weft/vxlan and weft-wg/wg; absolute numbers vary from run to run and
+// machine to machine.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
@@ -32,12 +50,16 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 
 #include <cstdio>
@@ -51,11 +73,21 @@
 
 #include <cxxopts.hpp>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/datapath/datapath.h"
+#include "agent/encryption/peers.h"
+#include "agent/netlink/netlink.h"
+#include "agent/routing/planner.h"
+#include "agent/routing/reconciler.h"
+#include "agent/wireguard/device.h"
+#include "agent/wireguard/keys.h"
+#include "agent/wireguard/select.h"
+#include "agent/wireguard/uapi.h"
 #include "common/net/ip.h"
 #include "common/net/mac.h"
 #include "common/status_macros.h"
@@ -74,8 +106,12 @@ constexpr char kGateway[] = "169.254.1.1";  // the pods' link-local gateway (as 
 constexpr char kClusterCidr[] = "10.244.0.0/16";
 constexpr int kVxlanMtu = 1450;  // Flannel: device MTU - 50
 constexpr int kIperfPort = 5201;  // inside the server pod's own namespace: nothing else listens there
+constexpr int kWireGuardMtu = 1420;   // wireguard-go's default; pods get the same (80 bytes of overhead)
+constexpr uint16_t kWireGuardPort = 51871;  // inside the node namespaces
+constexpr int kJoinPollMs = 5;        // handshake-to-traffic: one TCP echo attempt every 5 ms
+constexpr int kJoinTimeoutMs = 10000;
 
-enum class Mode { kPlain, kVxlan, kWeft };
+enum class Mode { kPlain, kVxlan, kWeft, kWg, kWeftWg };
 
 const char* ModeName(Mode m) {
   switch (m) {
@@ -85,9 +121,18 @@ const char* ModeName(Mode m) {
       return "vxlan";
     case Mode::kWeft:
       return "weft";
+    case Mode::kWg:
+      return "wg";
+    case Mode::kWeftWg:
+      return "weft-wg";
   }
   return "?";
 }
+
+// Weft's BPF datapath forwards (weft, weft-wg).
+bool UsesWeft(Mode m) { return m == Mode::kWeft || m == Mode::kWeftWg; }
+// Pod traffic between the nodes goes through a WireGuard tunnel (wg, weft-wg).
+bool Encrypted(Mode m) { return m == Mode::kWg || m == Mode::kWeftWg; }
 
 // What the link between the two nodes does with TCP super-packets (GSO).
 enum class Wire {
@@ -131,12 +176,28 @@ struct Pod {
 struct Node {
   std::unique_ptr<ScopedNetns> ns;
   int index = 0;            // 1 or 2
+  std::string name;         // node<index>: the Node object's name for the peer planner
   std::string underlay_ip;  // 192.168.77.<index>
   std::string pod_cidr;     // 10.244.<index>.0/24
-  std::string vtep_ip;      // vxlan: 10.244.<index>.0, Flannel's VTEP address
+  std::string vtep_ip;      // vxlan: 10.244.<index>.0, Flannel's VTEP address; wg, weft-wg:
+                            // the router address on the WireGuard link (/32)
   std::string pin_dir;      // weft
   std::unique_ptr<datapath::Datapath> dp;
   std::vector<Pod> pods;
+  // wg, weft-wg: the WireGuard interface (unique per run and node: wireguard-go's
+  // UAPI socket /var/run/wireguard/<wg_if>.sock is shared by all namespaces).
+  std::string wg_if;
+  std::string wg_public;    // base64
+  // wg: the wireguard-go we spawned (stopped by its PID) and `wg genkey`'s file.
+  Child wg_go;
+  std::string wg_key_file;
+  // weft-wg: the agent's device, its wireguard-go's pid file, the private key,
+  // the peer plan and a netlink socket in the node namespace for the routes.
+  std::unique_ptr<wireguard::Device> wg_dev;
+  std::string wg_pid_file;
+  wireguard::Key wg_private;
+  encryption::PeerPlan peers;
+  std::unique_ptr<netlink::Netlink> nl;
 };
 
 absl::StatusOr<net::Mac> LinkMac(const std::string& ns, const std::string& dev) {
@@ -195,6 +256,153 @@ absl::Status SegmentOnTheWire(const ScopedNetns& ns, const std::string& dev) {
   return absl::OkStatus();
 }
 
+// Runs argv (in `ns` when given) to completion; an error with its output unless it exits 0.
+absl::StatusOr<std::string> RunOk(const std::vector<std::string>& argv, const ScopedNetns* ns,
+                                  const std::string& stdin_file = "") {
+  SpawnOptions o;
+  if (ns != nullptr) o.netns_path = ns->path();
+  o.stdin_file = stdin_file;
+  o.merge_stderr = false;
+  std::string out;
+  ASSIGN_OR_RETURN(int rc, RunCapture(argv, &out, o));
+  if (rc != 0) {
+    RETURN_IF_ERROR(CheckNotStopping());
+    return absl::InternalError(absl::StrCat("`", absl::StrJoin(argv, " "), "`", ns ? " in " : "",
+                                            ns ? ns->name() : "", " exited ", rc, ": ", out));
+  }
+  return out;
+}
+
+// A file only we can read (0600), created anew.
+absl::Status WritePrivateFile(const std::string& path, const std::string& content) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(absl::StrCat("create ", path, ": ", strerror(errno)));
+  bool ok = write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  int err = errno;
+  close(fd);
+  if (!ok) return absl::InternalError(absl::StrCat("write ", path, ": ", strerror(err)));
+  return absl::OkStatus();
+}
+
+// Handshake-to-traffic probes: a TCP server in a pod that echoes one byte per
+// connection, for as long as this object lives.
+class EchoServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<EchoServer>> Start(const Pod& pod) {
+    std::unique_ptr<EchoServer> e(new EchoServer());
+    std::promise<int> port_promise;
+    std::future<int> port_future = port_promise.get_future();
+    e->thread_ = std::thread([&port_promise, path = pod.ns->path(), raw = e.get()] {
+      NetnsGuard g(path);
+      int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      socklen_t len = sizeof(addr);
+      if (!g.ok() || ls < 0 || bind(ls, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+          listen(ls, 64) != 0 || getsockname(ls, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        if (ls >= 0) close(ls);
+        port_promise.set_value(-1);
+        return;
+      }
+      port_promise.set_value(ntohs(addr.sin_port));
+      raw->Serve(ls);
+      close(ls);
+    });
+    int port = port_future.get();
+    if (port <= 0) {
+      e->thread_.join();
+      return absl::InternalError(absl::StrCat("echo server in ", pod.ns->name(), ": cannot listen"));
+    }
+    e->port_ = port;
+    return e;
+  }
+
+  ~EchoServer() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  int port() const { return port_; }
+
+ private:
+  EchoServer() = default;
+
+  void Serve(int ls) {
+    while (!stop_ && !Stopping()) {
+      pollfd pfd{ls, POLLIN, 0};
+      if (poll(&pfd, 1, 100) != 1) continue;
+      int c = accept4(ls, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      timeval tv{0, 200000};  // a probe that gave up never sends its byte
+      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+      char b;
+      if (recv(c, &b, 1, 0) == 1) send(c, &b, 1, MSG_NOSIGNAL);
+      close(c);
+    }
+  }
+
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  int port_ = 0;
+};
+
+// Waits until `fd` has `events` or `deadline_ns` (MonotonicNanos) passes.
+bool WaitFor(int fd, short events, int64_t deadline_ns) {
+  for (;;) {
+    int64_t left = deadline_ns - MonotonicNanos();
+    if (left <= 0) return false;
+    timespec ts{static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
+    pollfd pfd{fd, events, 0};
+    int r = ppoll(&pfd, 1, &ts, nullptr);
+    if (r > 0) return (pfd.revents & events) != 0;
+    if (r < 0 && errno != EINTR) return false;
+  }
+}
+
+// One TCP connect + 1-byte echo to `to` from the calling thread's namespace,
+// given up at `deadline_ns`.
+bool EchoOnce(const sockaddr_in& to, int64_t deadline_ns) {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s < 0) return false;
+  bool ok = false;
+  if (connect(s, reinterpret_cast<const sockaddr*>(&to), sizeof(to)) == 0 || errno == EINPROGRESS) {
+    int err = -1;
+    socklen_t len = sizeof(err);
+    char b = 'j';
+    ok = WaitFor(s, POLLOUT, deadline_ns) && getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+         err == 0 && send(s, &b, 1, MSG_NOSIGNAL) == 1 && WaitFor(s, POLLIN, deadline_ns) &&
+         recv(s, &b, 1, 0) == 1;
+  }
+  linger l{1, 0};  // abandoned attempts: no FIN_WAIT/TIME_WAIT left behind
+  setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+  close(s);
+  return ok;
+}
+
+// The wg modes' folders: /tmp/weft-dpbench-wg-<pid>-XXXXXX (keys, pid files, logs).
+constexpr char kTmpDirStem[] = "weft-dpbench-wg-";
+
+// Folders of runs whose process is gone (kill -9): they hold private keys.
+void RemoveStaleTmpDirs() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/tmp", ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(kTmpDirStem, 0) != 0) continue;
+    std::vector<std::string> parts = absl::StrSplit(name.substr(strlen(kTmpDirStem)), '-');
+    int pid = 0;
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &pid) || pid <= 0) continue;
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // its run may still be going
+    std::error_code rm;
+    std::filesystem::remove_all(entry.path(), rm);
+  }
+}
+
+struct JoinResult {
+  double traffic_ms = 0;    // peers configured on both nodes -> first echo back
+  double configure_ms = 0;  // of which: configuring both nodes
+  int attempts = 0;
+};
+
 class Topology {
  public:
   static absl::StatusOr<std::unique_ptr<Topology>> Create(Mode mode, Wire wire,
@@ -206,7 +414,9 @@ class Topology {
   }
 
   ~Topology() {
+    echo_.reset();
     servers_.clear();  // iperf3 servers
+    StopWireGuard();
     for (auto& n : nodes_) n.dp.reset();
     for (auto& n : nodes_) n.pods.clear();  // pod namespaces (their veths go with them)
     nodes_.clear();                         // node namespaces, links, filters
@@ -214,6 +424,11 @@ class Topology {
       if (auto s = datapath::RemovePins(pins); !s.ok()) {
         std::cerr << "datapath_bench: remove " << pins << ": " << s << "\n";
       }
+    }
+    if (!tmp_dir_.empty()) {  // keys, pid files, wireguard-go logs
+      std::error_code ec;
+      std::filesystem::remove_all(tmp_dir_, ec);
+      if (ec) std::cerr << "datapath_bench: remove " << tmp_dir_ << ": " << ec.message() << "\n";
     }
   }
 
@@ -228,7 +443,9 @@ class Topology {
       names.push_back(n.ns->name());
       for (const auto& p : n.pods) names.push_back(absl::StrCat(p.ns->name(), " (", p.ip, ")"));
     }
-    return absl::StrCat(ModeName(mode_), " (wire ", WireName(wire_), "): ", absl::StrJoin(names, ", "));
+    std::string wg;
+    if (Encrypted(mode_)) wg = absl::StrCat("; WireGuard ", nodes_[0].wg_if, ", ", nodes_[1].wg_if);
+    return absl::StrCat(ModeName(mode_), " (wire ", WireName(wire_), "): ", absl::StrJoin(names, ", "), wg);
   }
 
   // iperf3 servers in the two server pods, up and listening when this returns.
@@ -251,7 +468,65 @@ class Topology {
       }
       if (!listening) return absl::DeadlineExceededError(absl::StrCat("iperf3 -s in ", p->ns->name()));
     }
+    if (Encrypted(mode_)) {
+      ASSIGN_OR_RETURN(echo_, EchoServer::Start(cross_node_server()));
+    }
     return absl::OkStatus();
+  }
+
+  // Handshake-to-traffic after a node joins: the peers (and for weft-wg their
+  // routes, as the agent drops them with the node) are removed on both nodes,
+  // so no session is left; then, timed, configured again on both nodes as
+  // when a node joins, and a TCP connect + 1-byte echo from the client pod to
+  // the cross-node pod is tried every kJoinPollMs until one succeeds.
+  absl::StatusOr<JoinResult> MeasureJoin() {
+    if (!echo_) return absl::FailedPreconditionError("no echo server");
+    RETURN_IF_ERROR(RemovePeers());
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(echo_->port()));
+    inet_pton(AF_INET, cross_node_server().ip.c_str(), &to.sin_addr);
+    JoinResult r;
+    absl::Status status;
+    std::thread prober([&] {
+      NetnsGuard g(client().ns->path());
+      if (!g.ok()) {
+        status = absl::InternalError("enter " + client().ns->name());
+        return;
+      }
+      // Without peers nothing may pass, else this measures nothing.
+      if (EchoOnce(to, MonotonicNanos() + 50 * 1000000LL)) {
+        status = absl::InternalError(absl::StrCat(ModeName(mode_), ": ", cross_node_server().ip,
+                                                  " answers with the peers removed"));
+        return;
+      }
+      const int64_t t0 = MonotonicNanos();
+      status = AddPeers();
+      const int64_t configured = MonotonicNanos();
+      if (!status.ok()) return;
+      r.configure_ms = static_cast<double>(configured - t0) / 1e6;
+      for (int64_t start = configured;; start += kJoinPollMs * 1000000LL) {
+        const int64_t next = start + kJoinPollMs * 1000000LL;
+        ++r.attempts;
+        if (EchoOnce(to, next)) {
+          r.traffic_ms = static_cast<double>(MonotonicNanos() - t0) / 1e6;
+          return;
+        }
+        if (Stopping()) return;
+        if (next - t0 > kJoinTimeoutMs * 1000000LL) {
+          status = absl::DeadlineExceededError(
+              absl::StrCat(ModeName(mode_), ": no echo from ", cross_node_server().ip, " within ",
+                           kJoinTimeoutMs, " ms of configuring the peers"));
+          return;
+        }
+        int64_t wait = next - MonotonicNanos();  // an attempt that failed early
+        if (wait > 0) usleep(static_cast<useconds_t>(wait / 1000));
+      }
+    });
+    prober.join();
+    RETURN_IF_ERROR(CheckNotStopping());
+    RETURN_IF_ERROR(status);
+    return r;
   }
 
  private:
@@ -263,6 +538,7 @@ class Topology {
     for (int i = 0; i < 2; ++i) {
       Node& n = nodes_[i];
       n.index = i + 1;
+      n.name = absl::StrCat("node", n.index);
       n.ns = std::make_unique<ScopedNetns>(absl::StrCat("b", ModeName(mode_), "-node", n.index));
       if (!n.ns->ok()) return absl::InternalError("create node namespace");
       n.underlay_ip = absl::StrCat("192.168.77.", n.index);
@@ -285,11 +561,15 @@ class Topology {
       RETURN_IF_ERROR(Sh(absl::StrCat("ip -n ", n->ns->name(), " link set ", under_, " up")));
       if (wire_ == Wire::kSegmented) RETURN_IF_ERROR(SegmentOnTheWire(*n->ns, under_));
     }
-    if (mode_ == Mode::kWeft) {
+    if (UsesWeft(mode_)) {
       for (Node* n : {&a, &b}) RETURN_IF_ERROR(LoadWeft(*n));
     }
     if (mode_ == Mode::kVxlan) {
       RETURN_IF_ERROR(BuildVxlan(a, b));
+    } else if (mode_ == Mode::kWg) {
+      RETURN_IF_ERROR(BuildBareWireGuard(a, b));
+    } else if (mode_ == Mode::kWeftWg) {
+      RETURN_IF_ERROR(BuildWeftWireGuard(a, b));
     } else {
       // Native routing: the other node's pod CIDR via its underlay address.
       RETURN_IF_ERROR(Sh(absl::StrCat("ip -n ", a.ns->name(), " route add ", b.pod_cidr, " via ",
@@ -346,6 +626,182 @@ class Topology {
     return absl::OkStatus();
   }
 
+  // Keys, pid files and wireguard-go's logs: a 0700 folder removed with the topology.
+  absl::Status MakeTmpDir() {
+    std::string tmpl = absl::StrCat("/tmp/", kTmpDirStem, getpid(), "-XXXXXX");
+    if (mkdtemp(tmpl.data()) == nullptr) {
+      return absl::InternalError(absl::StrCat("mkdtemp ", tmpl, ": ", strerror(errno)));
+    }
+    tmp_dir_ = tmpl;
+    return absl::OkStatus();
+  }
+
+  // wg: a bare wireguard-go tunnel over plain kernel routing, set up the way
+  // an administrator would with wireguard-go and wg(8).
+  absl::Status BuildBareWireGuard(Node& a, Node& b) {
+    RETURN_IF_ERROR(MakeTmpDir());
+    for (Node* n : {&a, &b}) {
+      n->wg_if = weft::testing::UniqueName("wbg");
+      SpawnOptions o;
+      o.netns_path = n->ns->path();
+      o.stdout_file = absl::StrCat(tmp_dir_, "/", n->wg_if, ".log");
+      // In a session of its own, as a daemonized wireguard-go runs and as the
+      // agent starts it (new_session): with the scheduler's autogroups
+      // (kernel.sched_autogroup_enabled) each session is one CPU-share unit,
+      // and a wireguard-go sharing the bench's session with the iperf3s is
+      // preempted less and measured ~25% faster than weft-wg's (README).
+      // setsid(1) and setpriv(1) exec in place (the child is no process group
+      // leader), so the PID stays the one we stop; SIGTERM when the bench dies
+      // without cleaning up (kill -9), as weft-wg's terminate_with_parent.
+      ASSIGN_OR_RETURN(n->wg_go, Spawn({"setsid", "setpriv", "--pdeathsig", "TERM", "wireguard-go", "-f",
+                                        n->wg_if},
+                                       o));
+      bool up = false;
+      for (int i = 0; i < 250 && !up; ++i) {  // its UAPI socket answers: up to 5 s
+        RETURN_IF_ERROR(CheckNotStopping());
+        std::string out;
+        ASSIGN_OR_RETURN(int rc, RunCapture({"wg", "show", n->wg_if, "listen-port"}, &out));
+        up = rc == 0;
+        if (!up) usleep(20000);
+      }
+      if (!up) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("wireguard-go ", n->wg_if, " in ", n->ns->name(), " did not answer within 5 s"));
+      }
+      n->wg_key_file = absl::StrCat(tmp_dir_, "/", n->wg_if, ".key");
+      ASSIGN_OR_RETURN(std::string key, RunOk({"wg", "genkey"}, nullptr));
+      RETURN_IF_ERROR(WritePrivateFile(n->wg_key_file, key));
+      ASSIGN_OR_RETURN(std::string pub, RunOk({"wg", "pubkey"}, nullptr, n->wg_key_file));
+      n->wg_public = std::string(absl::StripAsciiWhitespace(pub));
+      RETURN_IF_ERROR(RunOk({"wg", "set", n->wg_if, "private-key", n->wg_key_file, "listen-port",
+                             std::to_string(kWireGuardPort)},
+                            n->ns.get())
+                          .status());
+      std::string ns = n->ns->name();
+      RETURN_IF_ERROR(Sh(absl::StrCat("ip -n ", ns, " link set ", n->wg_if, " mtu ", kWireGuardMtu, " up")));
+      RETURN_IF_ERROR(Sh(absl::StrCat("ip -n ", ns, " addr add ", n->vtep_ip, "/32 dev ", n->wg_if)));
+    }
+    RETURN_IF_ERROR(AddPeers());
+    for (auto [self, peer] : {std::make_pair(&a, &b), std::make_pair(&b, &a)}) {
+      RETURN_IF_ERROR(Sh(absl::StrCat("ip -n ", self->ns->name(), " route add ", peer->pod_cidr,
+                                      " dev ", self->wg_if)));
+    }
+    return absl::OkStatus();
+  }
+
+  // weft-wg: WireGuard as the agent runs it, on top of Weft's datapath:
+  // OpenDevice (userspace backend, in the node namespace), Device::Apply with
+  // the peers PlanPeers derives from the two Node objects, the router address
+  // (RouterAddress) on the link, and PeerRoutes applied by ApplyRoutes.
+  absl::Status BuildWeftWireGuard(Node& a, Node& b) {
+    RETURN_IF_ERROR(MakeTmpDir());
+    std::vector<routing::NodeInfo> infos;
+    std::map<std::string, std::string> keys;  // the nodes' key annotations
+    for (Node* n : {&a, &b}) {
+      n->wg_if = weft::testing::UniqueName("wbw");
+      n->wg_private = wireguard::GeneratePrivateKey();
+      n->wg_public = wireguard::ToBase64(wireguard::PublicKey(n->wg_private));
+      infos.push_back(
+          {n->name, {*net::IpAddress::Parse(n->underlay_ip)}, {*net::IpPrefix::Parse(n->pod_cidr)}});
+      keys[n->name] = n->wg_public;
+    }
+    for (Node* n : {&a, &b}) {
+      wireguard::OpenOptions open;
+      open.ifname = n->wg_if;
+      open.backend = wireguard::Backend::kUserspace;
+      open.mtu = kWireGuardMtu;
+      open.netns_path = n->ns->path();
+      open.pid_file = absl::StrCat(tmp_dir_, "/", n->wg_if, ".pid");
+      open.log_file = absl::StrCat(tmp_dir_, "/", n->wg_if, ".log");
+      // SIGTERM to wireguard-go should this process die without cleaning up.
+      open.terminate_with_parent = true;
+      n->wg_pid_file = open.pid_file;  // stopped by the destructor from here on
+      ASSIGN_OR_RETURN(n->wg_dev, wireguard::OpenDevice(open));
+      ASSIGN_OR_RETURN(n->nl, netlink::Netlink::OpenInNamespace(n->ns->path()));
+      std::optional<net::IpAddress> router = encryption::RouterAddress({*net::IpPrefix::Parse(n->pod_cidr)});
+      if (!router || router->ToString() != n->vtep_ip) {
+        return absl::InternalError(absl::StrCat("router address of ", n->pod_cidr, " is not ", n->vtep_ip));
+      }
+      ASSIGN_OR_RETURN(netlink::Link link, n->nl->GetLink(n->wg_if));
+      RETURN_IF_ERROR(n->nl->AddAddress(link.index, *router, 32));
+      n->peers = encryption::PlanPeers(n->name, wireguard::PublicKey(n->wg_private), infos, keys,
+                                       kWireGuardPort);
+      if (n->peers.peers.size() != 1 || !n->peers.problems.empty()) {
+        return absl::InternalError(absl::StrCat(n->name, ": planned ", n->peers.peers.size(), " peers (",
+                                                absl::StrJoin(n->peers.problems, "; "), ")"));
+      }
+    }
+    return AddPeers();
+  }
+
+  // The routes the agent wants on `n` for its peers (empty: none).
+  std::vector<routing::Route> WantedRoutes(const Node& n, bool with_peers) const {
+    if (!with_peers) return {};
+    return encryption::PeerRoutes(n.peers, n.wg_if,
+                                  encryption::RouterAddress({*net::IpPrefix::Parse(n.pod_cidr)}));
+  }
+
+  // The device configuration the agent applies on `n`.
+  wireguard::DeviceConfig WantedDevice(const Node& n, bool with_peers) const {
+    wireguard::DeviceConfig c;
+    c.private_key = n.wg_private;
+    c.listen_port = kWireGuardPort;
+    if (with_peers) {
+      for (const auto& p : n.peers.peers) c.peers.push_back(p.config);
+    }
+    return c;
+  }
+
+  // Configures each node's peer (a node joins); weft-wg also its routes.
+  absl::Status AddPeers() { return ConfigurePeers(true); }
+  // Removes them again, ending every session.
+  absl::Status RemovePeers() { return ConfigurePeers(false); }
+
+  absl::Status ConfigurePeers(bool with_peers) {
+    for (int i = 0; i < 2; ++i) {
+      Node& n = nodes_[i];
+      const Node& other = nodes_[1 - i];
+      if (mode_ == Mode::kWg) {
+        std::vector<std::string> argv = {"wg", "set", n.wg_if, "peer", other.wg_public};
+        if (with_peers) {
+          argv.insert(argv.end(), {"endpoint", absl::StrCat(other.underlay_ip, ":", kWireGuardPort),
+                                   "allowed-ips", other.pod_cidr});
+        } else {
+          argv.push_back("remove");
+        }
+        RETURN_IF_ERROR(RunOk(argv, n.ns.get()).status());
+        continue;
+      }
+      if (mode_ != Mode::kWeftWg) return absl::FailedPreconditionError("no WireGuard in this mode");
+      if (auto s = n.wg_dev->Apply(WantedDevice(n, with_peers)); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat(n.name, ": ", s.message()));
+      }
+      routing::ApplyResult applied = routing::ApplyRoutes(*n.nl, WantedRoutes(n, with_peers), {n.wg_if});
+      if (!applied.problems.empty()) {
+        return absl::InternalError(absl::StrCat(n.name, ": routes: ", absl::StrJoin(applied.problems, "; ")));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // The wireguard-go processes we started, by PID; their sockets.
+  void StopWireGuard() {
+    for (auto& n : nodes_) {
+      n.wg_dev.reset();
+      if (!n.wg_pid_file.empty()) {
+        if (auto s = wireguard::StopUserspaceDevice(n.wg_pid_file, n.wg_if); !s.ok()) {
+          std::cerr << "datapath_bench: " << s << "\n";
+        }
+      }
+      if (n.wg_go.running()) {
+        n.wg_go.Terminate(2000);
+        // Killed (Ctrl-C SIGKILLs the children), it leaves its socket behind;
+        // the name is this run's own.
+        unlink(wireguard::UapiSocketPath(n.wg_if).c_str());
+      }
+    }
+  }
+
   // A pod wired the way weft-cni wires it: /32 on eth0, default route via the
   // link-local gateway pinned to the host veth's MAC.
   absl::Status AddPod(Node& node, const std::string& ip) {
@@ -357,7 +813,7 @@ class Topology {
     p.host_veth = weft::testing::UniqueName("wbl");
     const std::string& nns = node.ns->name();
     const std::string& pns = p.ns->name();
-    int mtu = mode_ == Mode::kVxlan ? kVxlanMtu : 1500;
+    int mtu = mode_ == Mode::kVxlan ? kVxlanMtu : Encrypted(mode_) ? kWireGuardMtu : 1500;
     RETURN_IF_ERROR(Sh(absl::StrCat("ip -n ", nns, " link add ", p.host_veth,
                                     " type veth peer name eth0 netns ", pns)));
     RETURN_IF_ERROR(Sh(absl::StrCat("ip -n ", nns, " link set ", p.host_veth, " mtu ", mtu, " up")));
@@ -369,9 +825,14 @@ class Topology {
     ASSIGN_OR_RETURN(net::Mac host_mac, LinkMac(nns, p.host_veth));
     RETURN_IF_ERROR(Sh(absl::StrCat("ip -n ", pns, " neigh replace ", kGateway, " lladdr ",
                                     net::MacToString(host_mac), " dev eth0 nud permanent")));
+    // weft: none, only the BPF programs deliver. weft-wg: decrypted packets
+    // leave the TUN device into the stack (no Weft program there), which
+    // delivers them with this route, as weft-cni installs it.
     if (mode_ != Mode::kWeft) {
-      return Sh(absl::StrCat("ip -n ", nns, " route add ", ip, "/32 dev ", p.host_veth, " scope link"));
+      RETURN_IF_ERROR(
+          Sh(absl::StrCat("ip -n ", nns, " route add ", ip, "/32 dev ", p.host_veth, " scope link")));
     }
+    if (!UsesWeft(mode_)) return absl::OkStatus();
     ASSIGN_OR_RETURN(net::Mac pod_mac, LinkMac(pns, "eth0"));
     ASSIGN_OR_RETURN(int host_index, LinkIndex(nns, p.host_veth));
     NetnsGuard g(node.ns->path());
@@ -400,9 +861,11 @@ class Topology {
   const Wire wire_;
   const Options options_;
   std::string under_, vxlan_;
+  std::string tmp_dir_;  // wg, weft-wg
   std::vector<Node> nodes_;
   std::vector<std::string> pin_dirs_;
   std::vector<Child> servers_;
+  std::unique_ptr<EchoServer> echo_;  // wg, weft-wg: the handshake-to-traffic probes' server
 };
 
 struct IperfResult {
@@ -542,6 +1005,7 @@ absl::StatusOr<RrResult> RequestResponse(const Pod& from, const Pod& to, const O
 
 struct Samples {
   std::vector<double> cross_gbps, same_gbps, cross_retr, rr_tps, rr_p50, rr_p99;
+  std::vector<double> join_ms, join_configure_ms;  // wg, weft-wg
   int disturbed = 0;  // runs that other work on the machine overlapped
 };
 
@@ -557,7 +1021,8 @@ std::string Row(const std::string& label, const std::vector<Mode>& modes,
 }
 
 std::string Goal(double ratio, double goal) {
-  return absl::StrFormat("(goal >= %.1fx: %s)", goal, ratio >= goal ? "met" : "NOT met");
+  int precision = std::fabs(goal * 10 - std::round(goal * 10)) > 1e-9 ? 2 : 1;  // 1.0x, 1.3x, 0.95x
+  return absl::StrFormat("(goal >= %.*fx: %s)", precision, goal, ratio >= goal ? "met" : "NOT met");
 }
 
 // Builds the topologies over one kind of node link, measures, prints.
@@ -584,6 +1049,8 @@ absl::Status RunWire(const Options& opt, Wire wire) {
               opt.runs, opt.seconds, opt.rr_seconds, opt.rr_cpus.c_str(), LoadAverage1(),
               sysconf(_SC_NPROCESSORS_ONLN));
   std::map<Mode, Samples> samples;
+  int name_width = 5;
+  for (Mode m : opt.modes) name_width = std::max(name_width, static_cast<int>(strlen(ModeName(m))));
   for (int run = 0; run < opt.runs; ++run) {
     for (size_t k = 0; k < topologies.size(); ++k) {
       Topology& t = *topologies[(k + static_cast<size_t>(run)) % topologies.size()];
@@ -610,10 +1077,19 @@ absl::Status RunWire(const Options& opt, Wire wire) {
       s.rr_tps.push_back(rr.tps);
       s.rr_p50.push_back(rr.p50_us);
       s.rr_p99.push_back(rr.p99_us);
-      std::printf("  run %d %-5s  cross %6.2f Gbit/s (%5lld retr)  same-node %6.2f Gbit/s  rr %7.0f/s"
+      std::string join;
+      if (Encrypted(t.mode())) {
+        ASSIGN_OR_RETURN(JoinResult j, t.MeasureJoin());
+        s.join_ms.push_back(j.traffic_ms);
+        s.join_configure_ms.push_back(j.configure_ms);
+        join = absl::StrFormat("  join->echo %5.1f ms (configure %4.1f, %d tries)", j.traffic_ms,
+                               j.configure_ms, j.attempts);
+      }
+      std::printf("  run %d %-*s  cross %6.2f Gbit/s (%5lld retr)  same-node %6.2f Gbit/s  rr %7.0f/s%s"
                   "   [other work: CPUs %3.0f%% / %3.0f%% busy before / after]%s\n",
-                  run + 1, ModeName(t.mode()), cross.gbps, static_cast<long long>(cross.retransmits),
-                  same.gbps, rr.tps, busy_before * 100, busy_after * 100, disturbed ? " disturbed" : "");
+                  run + 1, name_width, ModeName(t.mode()), cross.gbps,
+                  static_cast<long long>(cross.retransmits), same.gbps, rr.tps, join.c_str(),
+                  busy_before * 100, busy_after * 100, disturbed ? " disturbed" : "");
       std::fflush(stdout);
     }
   }
@@ -637,13 +1113,28 @@ absl::Status RunWire(const Options& opt, Wire wire) {
                                             Fmt(med(m, &Samples::rr_p99), 0));
                       }).c_str());
   std::printf("%s\n", Row("same-node TCP throughput, Gbit/s", modes, both(&Samples::same_gbps, 2)).c_str());
+  const bool any_encrypted = std::any_of(modes.begin(), modes.end(), Encrypted);
+  if (any_encrypted) {
+    std::printf("%s\n", Row("node join -> first echo, ms (median / max)", modes, [&](Mode m) {
+                          if (!Encrypted(m)) return std::string("-");
+                          return absl::StrCat(Fmt(med(m, &Samples::join_ms), 1), " / ",
+                                              Fmt(best(m, &Samples::join_ms), 1));
+                        }).c_str());
+    std::printf("%s\n", Row("  of which configuring both nodes (median)", modes, [&](Mode m) {
+                          if (!Encrypted(m)) return std::string("-");
+                          return Fmt(med(m, &Samples::join_configure_ms), 1);
+                        }).c_str());
+  }
   std::printf("%s\n", Row("runs disturbed by other work", modes, [&](Mode m) {
                         return absl::StrCat(samples[m].disturbed, " of ", samples[m].cross_gbps.size());
                       }).c_str());
 
   bool plain = samples.count(Mode::kPlain) > 0, vxlan = samples.count(Mode::kVxlan) > 0,
-       weft = samples.count(Mode::kWeft) > 0;
-  if (!weft || !(plain || vxlan)) return absl::OkStatus();
+       weft = samples.count(Mode::kWeft) > 0, wg = samples.count(Mode::kWg) > 0,
+       weft_wg = samples.count(Mode::kWeftWg) > 0;
+  const bool routing_ratios = weft && (plain || vxlan);
+  const bool encryption_ratios = weft_wg && (wg || weft);
+  if (!routing_ratios && !encryption_ratios) return absl::OkStatus();
   // Other work only lowers throughput and rates, so the best run is the
   // estimate least distorted by it; the median shows the spread.
   std::printf("\nratios, of medians (of bests):\n");
@@ -653,18 +1144,41 @@ absl::Status RunWire(const Options& opt, Wire wire) {
     std::printf("  %-24s %s/%s %.2fx (%.2fx) %s\n", what, ModeName(a), ModeName(b), rm, rb,
                 goal > 0 ? Goal(rm, goal).c_str() : "(information)");
   };
-  if (plain) ratio("cross-node throughput", Mode::kWeft, Mode::kPlain, &Samples::cross_gbps, 1.0);
-  if (vxlan) ratio("cross-node throughput", Mode::kWeft, Mode::kVxlan, &Samples::cross_gbps, 1.3);
-  if (plain && vxlan) ratio("cross-node throughput", Mode::kPlain, Mode::kVxlan, &Samples::cross_gbps, 0);
-  if (plain) ratio("request/response", Mode::kWeft, Mode::kPlain, &Samples::rr_tps, 1.0);
-  if (plain) ratio("same-node throughput", Mode::kWeft, Mode::kPlain, &Samples::same_gbps, 0);
-  std::printf("  (published homelab figures, 10 GbE: Weft-like 9.4 vs VXLAN 7.2 Gbit/s = 1.31x)\n");
+  if (routing_ratios) {
+    if (plain) ratio("cross-node throughput", Mode::kWeft, Mode::kPlain, &Samples::cross_gbps, 1.0);
+    if (vxlan) ratio("cross-node throughput", Mode::kWeft, Mode::kVxlan, &Samples::cross_gbps, 1.3);
+    if (plain && vxlan) ratio("cross-node throughput", Mode::kPlain, Mode::kVxlan, &Samples::cross_gbps, 0);
+    if (plain) ratio("request/response", Mode::kWeft, Mode::kPlain, &Samples::rr_tps, 1.0);
+    if (plain) ratio("same-node throughput", Mode::kWeft, Mode::kPlain, &Samples::same_gbps, 0);
+    std::printf("  (published homelab figures, 10 GbE: Weft-like 9.4 vs VXLAN 7.2 Gbit/s = 1.31x)\n");
+  }
+  if (encryption_ratios) {
+    if (wg) {
+      ratio("cross-node throughput", Mode::kWeftWg, Mode::kWg, &Samples::cross_gbps, 0.95);
+      ratio("request/response", Mode::kWeftWg, Mode::kWg, &Samples::rr_tps, 0);
+      ratio("same-node throughput", Mode::kWeftWg, Mode::kWg, &Samples::same_gbps, 0);
+    }
+    if (weft) {  // what encryption costs Weft
+      ratio("cross-node throughput", Mode::kWeftWg, Mode::kWeft, &Samples::cross_gbps, 0);
+      ratio("same-node throughput", Mode::kWeftWg, Mode::kWeft, &Samples::same_gbps, 0);
+    }
+    std::printf("\nnode join -> first TCP echo across the tunnel (peers configured on both nodes, "
+                "probes every %d ms), over %d runs:\n",
+                kJoinPollMs, opt.runs);
+    for (Mode m : {Mode::kWeftWg, Mode::kWg}) {
+      if (!samples.count(m)) continue;
+      std::printf("  %-8s median %6.1f ms, max %6.1f ms (configuring both nodes: median %.1f ms)\n",
+                  ModeName(m), med(m, &Samples::join_ms), best(m, &Samples::join_ms),
+                  med(m, &Samples::join_configure_ms));
+    }
+  }
   std::fflush(stdout);
   return absl::OkStatus();
 }
 
 absl::Status Run(const Options& opt) {
   weft::testing::RemoveStaleNamespaces();
+  RemoveStaleTmpDirs();
   for (Wire w : opt.wires) RETURN_IF_ERROR(RunWire(opt, w));
   return absl::OkStatus();
 }
@@ -674,7 +1188,9 @@ absl::Status Run(const Options& opt) {
 
 int main(int argc, char** argv) {
   weft::bench::InstallStopHandler();
-  cxxopts::Options spec("datapath_bench", "Pod-to-pod TCP: Weft vs plain routing vs VXLAN");
+  cxxopts::Options spec("datapath_bench",
+                        "Pod-to-pod TCP: Weft vs plain routing vs VXLAN; "
+                        "Weft with encryption vs wireguard-go");
   spec.add_options()("runs", "interleaved runs per topology", cxxopts::value<int>()->default_value("5"))(
       "seconds", "iperf3 seconds per run", cxxopts::value<int>()->default_value("4"))(
       "rr-seconds", "request/response seconds per run", cxxopts::value<int>()->default_value("3"))(
@@ -682,7 +1198,10 @@ int main(int argc, char** argv) {
       cxxopts::value<double>()->default_value("0.15"))(
       "retries", "repeats of a measurement that other work overlapped",
       cxxopts::value<int>()->default_value("2"))(
-      "modes", "topologies to build, in order", cxxopts::value<std::string>()->default_value("plain,vxlan,weft"))(
+      "modes",
+      "topologies to build, in order, comma-separated: plain, vxlan, weft, wg (bare wireguard-go), "
+      "weft-wg (Weft with encryption)",
+      cxxopts::value<std::string>()->default_value("plain,vxlan,weft"))(
       "weft-masquerade", "AttachNetdev with masquerade on (the agent's default)",
       cxxopts::value<bool>()->default_value("true"))(
       "wire", "node link: veth (GSO packets cross whole), segmented (1500-byte frames + GRO, like a NIC), both",
@@ -732,8 +1251,17 @@ int main(int argc, char** argv) {
         opt.modes.push_back(weft::bench::Mode::kVxlan);
       } else if (m == "weft") {
         opt.modes.push_back(weft::bench::Mode::kWeft);
+      } else if (m == "wg") {
+        opt.modes.push_back(weft::bench::Mode::kWg);
+      } else if (m == "weft-wg") {
+        opt.modes.push_back(weft::bench::Mode::kWeftWg);
       } else {
-        std::cerr << "datapath_bench: --modes: \"" << m << "\" is not plain, vxlan or weft\n";
+        std::cerr << "datapath_bench: --modes: \"" << m
+                  << "\" is not plain, vxlan, weft, wg or weft-wg\n";
+        return 2;
+      }
+      if (std::count(opt.modes.begin(), opt.modes.end(), opt.modes.back()) > 1) {
+        std::cerr << "datapath_bench: --modes: \"" << m << "\" given twice\n";
         return 2;
       }
     }
