@@ -11,22 +11,15 @@
 // One lab for the whole suite (bringing one up takes seconds); every test
 // leaves it as it found it, and its `lab down` leaves nothing with the lab's
 // prefix. Root, no sandbox, owns the kernel while it runs.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -40,9 +33,8 @@
 #include "common/netns/process.h"
 #include "gtest/gtest.h"
 #include "integration/lab_harness.h"
+#include "integration/lab_sockets.h"
 #include "kubeprism/client.h"
-#include "kubeprism/http_transport.h"
-#include "kubeprism/kubeconfig.h"
 #include "kubeprism/resource_types.h"
 #include "nlohmann/json.hpp"
 
@@ -56,32 +48,6 @@ using integration::Runfile;
 using integration::RunWeft;
 using integration::WaitFor;
 using nlohmann::json;
-
-sockaddr_in Addr(const std::string& ip, int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-  return a;
-}
-
-// A TCP listener created inside a namespace (the socket stays there), for a
-// test that reads what it accepts (lab::LabServers only greets).
-int ListenIn(const std::string& netns_name, const std::string& ip, int port) {
-  int fd = -1;
-  absl::Status s = netns::RunIn(netns::PathOf(netns_name), [&]() -> absl::Status {
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a = Addr(ip, port);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd, 8) != 0) {
-      return absl::InternalError(absl::StrCat("listen ", ip, ":", port, ": ", strerror(errno)));
-    }
-    return absl::OkStatus();
-  });
-  EXPECT_TRUE(s.ok()) << s;
-  return s.ok() ? fd : -1;
-}
 
 class AgentOnLabTest : public ::testing::Test {
  protected:
@@ -132,14 +98,8 @@ class AgentOnLabTest : public ::testing::Test {
     return {PodIp(pod), Pod(pod).port, Pod(pod).greeting()};
   }
 
-  std::unique_ptr<kubeprism::Client> Admin() {
-    auto config = kubeprism::LoadKubeconfig(state_->admin_kubeconfig);
-    EXPECT_TRUE(config.ok()) << config.status();
-    auto transport = kubeprism::HttpTransport::Create(*config);
-    EXPECT_TRUE(transport.ok()) << transport.status();
-    return std::make_unique<kubeprism::Client>(
-        std::shared_ptr<kubeprism::Transport>(std::move(*transport)));
-  }
+  std::unique_ptr<kubeprism::Client> Admin() { return integration::AdminClient(*state_); }
+
 
   // Weft's routes to other nodes in a node's namespace, as "dst via gw".
   std::vector<std::string> WeftRoutes(const lab::NodePlan& node) {
@@ -234,71 +194,22 @@ TEST_F(AgentOnLabTest, RoutesFollowNodesLeavingAndJoining) {
 TEST_F(AgentOnLabTest, StreamSurvivesAgentsKilledAndRestarted) {
   const lab::PodPlan& from = Pod("frontend");  // node 1
   const lab::PodPlan& to = Pod("backend");     // node 2
-  int listener = ListenIn(to.netns, PodIp("backend"), 9400);
-  ASSERT_GE(listener, 0);
-  std::atomic<int64_t> received{0};
-  std::thread reader([&] {
-    int c = accept(listener, nullptr, nullptr);
-    char buf[65536];
-    for (ssize_t n; c >= 0 && (n = read(c, buf, sizeof(buf))) > 0;) received += n;
-    if (c >= 0) close(c);
-  });
-
-  int client = -1;
-  ASSERT_TRUE(netns::RunIn(netns::PathOf(from.netns), [&]() -> absl::Status {
-                client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                sockaddr_in a = Addr(PodIp("backend"), 9400);
-                if (connect(client, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-                  return absl::InternalError(absl::StrCat("connect: ", strerror(errno)));
-                }
-                return absl::OkStatus();
-              }).ok());
-  std::atomic<bool> stop{false};
-  std::atomic<int64_t> sent{0};
-  std::atomic<int> write_error{0};
-  std::thread writer([&] {
-    std::string chunk(16384, 'w');
-    while (!stop) {
-      ssize_t n = write(client, chunk.data(), chunk.size());
-      if (n < 0) {
-        write_error = errno;
-        return;
-      }
-      sent += n;
-      absl::SleepFor(absl::Milliseconds(2));  // a steady stream, not a flood
-    }
-  });
+  auto stream = integration::TcpStream::Start(from.netns, to.netns, PodIp("backend"), 9400);
+  ASSERT_TRUE(stream.ok()) << stream.status();
   auto flowing = [&](const char* when) {
-    int64_t before = received;
-    EXPECT_TRUE(WaitFor([&] { return received > before + 65536; }, absl::Seconds(5)))
-        << "the stream stalled " << when;
+    EXPECT_TRUE((*stream)->Flowing(absl::Seconds(5))) << "the stream stalled " << when;
   };
   flowing("before the kill");
 
-  // SIGKILL both agents (checked to be the lab's, by command line).
+  // SIGKILL both agents (checked to be the lab's, by command line), then
+  // restart them as the lab started them, in their node namespaces.
   std::vector<lab::AgentRecord> agents = state_->agents;
-  for (const auto& a : agents) {
-    auto cmdline = netns::ReadCmdline(a.process.pid);
-    ASSERT_TRUE(cmdline.ok() && *cmdline == a.process.cmdline) << "agent pid " << a.process.pid;
-    ASSERT_EQ(kill(a.process.pid, SIGKILL), 0);
-  }
-  for (const auto& a : agents) {
-    EXPECT_TRUE(WaitFor([&] { return !netns::IsRunning(a.process.pid); }, absl::Seconds(5)));
-  }
+  for (const auto& a : agents) integration::KillAgent(a.process);
   flowing("with no agent running");
-
-  // Restart them as the lab started them, in their node namespaces.
   for (const auto& a : agents) {
     const lab::NodePlan* node = state_->plan.FindNode(a.node);
     ASSERT_NE(node, nullptr);
-    int log = open(node->log_path().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    netns::SpawnOptions options;
-    options.argv = a.process.cmdline;
-    options.netns_path = netns::PathOf(node->name);
-    options.stdout_fd = log;
-    options.stderr_fd = log;
-    auto pid = netns::Spawn(options);
-    close(log);
+    auto pid = integration::RestartAgent(*node, a.process.cmdline);
     ASSERT_TRUE(pid.ok()) << pid.status();
     restarted_.push_back({*pid, a.process.cmdline});
   }
@@ -315,16 +226,12 @@ TEST_F(AgentOnLabTest, StreamSurvivesAgentsKilledAndRestarted) {
   json eps = list.json["endpoints"];
   ASSERT_EQ(eps.size(), 2u) << list.out;  // backend and redis
 
-  stop = true;
-  writer.join();
-  shutdown(client, SHUT_WR);
-  EXPECT_TRUE(WaitFor([&] { return received == sent; }, absl::Seconds(5)))
-      << "sent " << sent << " bytes, received " << received;
-  reader.join();
-  close(client);
-  close(listener);
-  EXPECT_EQ(write_error, 0) << strerror(write_error);
-  EXPECT_GT(sent, 3 * 65536);
+  integration::TcpStream::Totals totals = (*stream)->Finish();
+  EXPECT_EQ(totals.write_errno, 0) << strerror(totals.write_errno);
+  EXPECT_EQ(totals.read_errno, 0) << strerror(totals.read_errno);
+  EXPECT_TRUE(totals.end_of_file);
+  EXPECT_EQ(totals.received, totals.sent);
+  EXPECT_GT(totals.sent, 3 * 65536);
 
   // New connections work too, across nodes and on one node.
   const absl::Duration t = absl::Seconds(3);

@@ -18,18 +18,13 @@
 // One lab per suite (bringing one up takes seconds); every test leaves it with
 // all agents running, and `lab down` leaves nothing with the lab's prefix, no
 // wireguard-go included. Root, no sandbox, owns the kernel while it runs.
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -39,7 +34,6 @@
 #include <memory>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -59,16 +53,20 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "integration/lab_harness.h"
+#include "integration/lab_sockets.h"
 #include "kubeprism/client.h"
-#include "kubeprism/http_transport.h"
-#include "kubeprism/kubeconfig.h"
 #include "kubeprism/resource_types.h"
 #include "nlohmann/json.hpp"
 
 namespace weft {
 namespace {
 
+using integration::AdminClient;
 using integration::CommandResult;
+using integration::Echo;
+using integration::EchoServer;
+using integration::Fd;
+using integration::TcpStream;
 using integration::ExpectHealthyReport;
 using integration::ExpectNothingLeft;
 using integration::ExpectStopped;
@@ -116,157 +114,6 @@ std::string Payload(const std::string& marker, size_t size = 2000) {
   std::string p(size, '.');
   for (size_t at : {size_t{0}, size / 2, size - marker.size()}) p.replace(at, marker.size(), marker);
   return p;
-}
-
-// An owned descriptor.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-sockaddr_in Addr(const std::string& ip, int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-  return a;
-}
-
-// Every blocking call on `fd` (connect, accept, read, write) gives up after `t`.
-void SetTimeouts(int fd, absl::Duration t) {
-  timeval tv = absl::ToTimeval(t);
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-// A TCP listener made inside namespace `netns_name` (the socket stays there);
-// accept() gives up every 100 ms so its thread can notice a stop.
-absl::StatusOr<Fd> ListenIn(const std::string& netns_name, const std::string& ip, int port) {
-  Fd fd;
-  absl::Status s = netns::RunIn(netns::PathOf(netns_name), [&]() -> absl::Status {
-    fd = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    int one = 1;
-    setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a = Addr(ip, port);
-    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd.get(), 8) != 0) {
-      return absl::InternalError(absl::StrCat("listen ", ip, ":", port, " in ", netns_name, ": ",
-                                              strerror(errno)));
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  SetTimeouts(fd.get(), absl::Milliseconds(100));
-  return fd;
-}
-
-// A TCP connection from inside namespace `netns_name`, every call on it
-// limited to `timeout`.
-absl::StatusOr<Fd> ConnectFrom(const std::string& netns_name, const std::string& ip, int port,
-                               absl::Duration timeout) {
-  Fd fd;
-  absl::Status s = netns::RunIn(netns::PathOf(netns_name), [&]() -> absl::Status {
-    fd = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    SetTimeouts(fd.get(), timeout);
-    sockaddr_in a = Addr(ip, port);
-    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-      // A connect that times out under SO_SNDTIMEO reports EINPROGRESS.
-      return absl::UnavailableError(absl::StrCat(
-          "connect ", ip, ":", port, " from ", netns_name, ": ",
-          errno == EINPROGRESS ? absl::StrCat("timed out after ", absl::FormatDuration(timeout))
-                               : strerror(errno)));
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return fd;
-}
-
-bool SendAll(int fd, const std::string& data) {
-  for (size_t done = 0; done < data.size();) {
-    ssize_t n = send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Reads to end of file; false on an error or a timeout first.
-bool ReadToEnd(int fd, std::string* into) {
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n == 0) return true;
-    if (n < 0) return false;
-    into->append(buf, static_cast<size_t>(n));
-  }
-}
-
-// A TCP echo server in a namespace: each connection gets back what it sent
-// (read to its end of file, then written back), until destroyed.
-class EchoServer {
- public:
-  static absl::StatusOr<std::unique_ptr<EchoServer>> Start(const std::string& netns_name,
-                                                           const std::string& ip, int port) {
-    auto listener = ListenIn(netns_name, ip, port);
-    if (!listener.ok()) return listener.status();
-    return std::unique_ptr<EchoServer>(new EchoServer(std::move(*listener)));
-  }
-  ~EchoServer() {
-    stop_ = true;
-    thread_.join();
-  }
-
- private:
-  explicit EchoServer(Fd listener) : listener_(std::move(listener)) {
-    thread_ = std::thread([this] { Serve(); });
-  }
-  void Serve() {
-    while (!stop_) {
-      Fd c(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (c.get() < 0) continue;  // the 100 ms timeout: look at stop_
-      SetTimeouts(c.get(), absl::Seconds(3));
-      std::string got;
-      if (ReadToEnd(c.get(), &got)) SendAll(c.get(), got);
-    }
-  }
-
-  Fd listener_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-// Sends `payload` from namespace `netns_name` to an EchoServer and checks that
-// the same bytes come back, each step within `timeout`.
-absl::Status Echo(const std::string& netns_name, const std::string& ip, int port,
-                  const std::string& payload, absl::Duration timeout) {
-  auto c = ConnectFrom(netns_name, ip, port, timeout);
-  if (!c.ok()) return c.status();
-  const std::string to = absl::StrCat(ip, ":", port);
-  if (!SendAll(c->get(), payload)) {
-    return absl::UnavailableError(absl::StrCat("send to ", to, ": ", strerror(errno)));
-  }
-  shutdown(c->get(), SHUT_WR);
-  std::string back;
-  if (!ReadToEnd(c->get(), &back)) {
-    return absl::UnavailableError(absl::StrCat("read the echo of ", to, ": ", strerror(errno)));
-  }
-  if (back != payload) {
-    return absl::DataLossError(absl::StrCat(to, " echoed ", back.size(), " bytes, not the ",
-                                            payload.size(), " sent"));
-  }
-  return absl::OkStatus();
 }
 
 // tcpdump on one interface of a namespace, every packet whole into a pcap
@@ -339,122 +186,6 @@ class Capture {
   pid_t pid_ = 0;
   std::string file_;
   std::string log_;
-};
-
-// A steady TCP stream from one namespace to a listener in another, counted at
-// both ends; every blocking call gives up within 200 ms, so it always stops.
-class TcpStream {
- public:
-  struct Totals {
-    int64_t sent = 0;
-    int64_t received = 0;
-    int write_errno = 0;  // the first failed send (ECONNRESET, EPIPE, ...)
-    int read_errno = 0;   // the first failed read
-    bool end_of_file = false;
-  };
-
-  static absl::StatusOr<std::unique_ptr<TcpStream>> Start(const std::string& from_netns,
-                                                          const std::string& to_netns,
-                                                          const std::string& ip, int port) {
-    auto listener = ListenIn(to_netns, ip, port);
-    if (!listener.ok()) return listener.status();
-    std::unique_ptr<TcpStream> s(new TcpStream(std::move(*listener)));
-    auto client = ConnectFrom(from_netns, ip, port, absl::Seconds(3));
-    if (!client.ok()) return client.status();  // ~TcpStream stops the reader
-    s->client_ = std::move(*client);
-    SetTimeouts(s->client_.get(), absl::Milliseconds(200));
-    s->writer_ = std::thread([p = s.get()] { p->Write(); });
-    return s;
-  }
-  ~TcpStream() { Finish(); }
-
-  // More than 64 KiB arrive within `timeout`.
-  bool Flowing(absl::Duration timeout) {
-    const int64_t before = received_;
-    return WaitFor([&] { return received_ > before + 65536; }, timeout);
-  }
-  int64_t received() const { return received_; }
-  // The longest time without a byte arriving since the last call.
-  absl::Duration TakeLongestPause() {
-    return absl::Nanoseconds(longest_pause_ns_.exchange(0));
-  }
-
-  // Stops writing, closes the sending side and waits (up to 15 s) for the
-  // receiver to read everything up to the end of file.
-  Totals Finish() {
-    if (!finished_) {
-      finished_ = true;
-      stop_writing_ = true;
-      if (writer_.joinable()) writer_.join();
-      if (client_.get() >= 0) {
-        shutdown(client_.get(), SHUT_WR);
-        WaitFor([&] { return end_of_file_ || read_errno_ != 0; }, absl::Seconds(15));
-      }
-      stop_reading_ = true;
-      reader_.join();
-    }
-    return {sent_, received_, write_errno_, read_errno_, end_of_file_};
-  }
-
- private:
-  explicit TcpStream(Fd listener) : listener_(std::move(listener)) {
-    reader_ = std::thread([this] { Read(); });
-  }
-  void Read() {
-    Fd c;
-    while (c.get() < 0 && !stop_reading_) {
-      c = Fd(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    }
-    if (c.get() < 0) return;
-    SetTimeouts(c.get(), absl::Milliseconds(200));
-    char buf[65536];
-    absl::Time last = absl::Now();
-    while (!stop_reading_) {
-      ssize_t n = read(c.get(), buf, sizeof(buf));
-      if (n > 0) {
-        received_ += n;
-        const absl::Time now = absl::Now();
-        const int64_t pause = absl::ToInt64Nanoseconds(now - last);
-        last = now;
-        for (int64_t seen = longest_pause_ns_; pause > seen &&
-                                               !longest_pause_ns_.compare_exchange_weak(seen, pause);) {
-        }
-      } else if (n == 0) {
-        end_of_file_ = true;
-        return;
-      } else if (errno != EAGAIN && errno != EINTR) {
-        read_errno_ = errno;
-        return;
-      }
-    }
-  }
-  void Write() {
-    const std::string chunk(16384, 'w');
-    while (!stop_writing_) {
-      ssize_t n = send(client_.get(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) continue;  // a full buffer: the path stalls
-        write_errno_ = errno;
-        return;
-      }
-      sent_ += n;
-      absl::SleepFor(absl::Milliseconds(2));  // a steady stream, not a flood
-    }
-  }
-
-  Fd listener_;
-  Fd client_;
-  std::thread reader_;
-  std::thread writer_;
-  bool finished_ = false;
-  std::atomic<bool> stop_writing_{false};
-  std::atomic<bool> stop_reading_{false};
-  std::atomic<int64_t> sent_{0};
-  std::atomic<int64_t> received_{0};
-  std::atomic<int> write_errno_{0};
-  std::atomic<int> read_errno_{0};
-  std::atomic<bool> end_of_file_{false};
-  std::atomic<int64_t> longest_pause_ns_{0};
 };
 
 // The wireguard-go processes serving interfaces of lab `prefix` ("<prefix>-wgN"),
@@ -564,14 +295,8 @@ class EncryptedLabTest : public ::testing::Test {
     return lab::ProbeTcp(PodNetns("frontend"), Target("backend"), timeout);
   }
 
-  std::unique_ptr<kubeprism::Client> Admin() {
-    auto config = kubeprism::LoadKubeconfig(state_->admin_kubeconfig);
-    EXPECT_TRUE(config.ok()) << config.status();
-    auto transport = kubeprism::HttpTransport::Create(*config);
-    EXPECT_TRUE(transport.ok()) << transport.status();
-    return std::make_unique<kubeprism::Client>(
-        std::shared_ptr<kubeprism::Transport>(std::move(*transport)));
-  }
+  std::unique_ptr<kubeprism::Client> Admin() { return AdminClient(*state_); }
+
   // The key annotation on node i's Node ("" when there is none).
   std::string PublishedKey(int i) {
     auto node = Admin()->Get(kubeprism::kNodes, "", Node(i).name);
@@ -638,31 +363,12 @@ class EncryptedLabTest : public ::testing::Test {
 
   // SIGKILL of node i's agent, checked to be the lab's (or our restarted one) by
   // its command line.
-  void KillAgent(int i) {
-    const lab::ProcessRecord a = agents_[Node(i).name];
-    auto cmdline = netns::ReadCmdline(a.pid);
-    ASSERT_TRUE(cmdline.ok() && *cmdline == a.cmdline) << "agent pid " << a.pid;
-    ASSERT_EQ(kill(a.pid, SIGKILL), 0);
-    EXPECT_TRUE(WaitFor(
-        [&] {
-          waitpid(a.pid, nullptr, WNOHANG);  // reaps it when we restarted it earlier
-          return !netns::IsRunning(a.pid);
-        },
-        absl::Seconds(5)));
-  }
+  void KillAgent(int i) { integration::KillAgent(agents_[Node(i).name]); }
 
   // Starts node i's agent again as the lab started it, in its node namespace.
   void RestartAgent(int i) {
-    const lab::NodePlan& node = Node(i);
-    lab::ProcessRecord& a = agents_[node.name];
-    Fd log(open(node.log_path().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
-    netns::SpawnOptions options;
-    options.argv = a.cmdline;
-    options.netns_path = netns::PathOf(node.name);
-    options.stdout_fd = log.get();
-    options.stderr_fd = log.get();
-    options.terminate_with_parent = true;  // a crashed test leaves no agent behind
-    auto pid = netns::Spawn(options);
+    lab::ProcessRecord& a = agents_[Node(i).name];
+    auto pid = integration::RestartAgent(Node(i), a.cmdline);
     ASSERT_TRUE(pid.ok()) << pid.status();
     a.pid = *pid;
     restarted_.push_back(a);

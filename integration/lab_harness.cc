@@ -1,6 +1,10 @@
 #include "integration/lab_harness.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <system_error>
@@ -13,6 +17,8 @@
 #include "common/netns/process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kubeprism/http_transport.h"
+#include "kubeprism/kubeconfig.h"
 
 namespace weft::integration {
 
@@ -93,6 +99,42 @@ void ExpectHealthyReport(const json& report, int nodes) {
   const int cells = (3 + nodes) * 4;  // (pods + nodes) x (pods + outside)
   EXPECT_EQ(report["connectivity"]["total"], cells);
   EXPECT_EQ(report["connectivity"]["passed"], cells) << report["connectivity"].dump(2);
+}
+
+std::unique_ptr<kubeprism::Client> AdminClient(const lab::LabState& state) {
+  auto config = kubeprism::LoadKubeconfig(state.admin_kubeconfig);
+  EXPECT_TRUE(config.ok()) << config.status();
+  if (!config.ok()) return nullptr;
+  auto transport = kubeprism::HttpTransport::Create(*config);
+  EXPECT_TRUE(transport.ok()) << transport.status();
+  if (!transport.ok()) return nullptr;
+  return std::make_unique<kubeprism::Client>(
+      std::shared_ptr<kubeprism::Transport>(std::move(*transport)));
+}
+
+void KillAgent(const lab::ProcessRecord& agent) {
+  auto cmdline = netns::ReadCmdline(agent.pid);
+  ASSERT_TRUE(cmdline.ok() && *cmdline == agent.cmdline) << "agent pid " << agent.pid;
+  ASSERT_EQ(kill(agent.pid, SIGKILL), 0);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        waitpid(agent.pid, nullptr, WNOHANG);  // ours when RestartAgent started it
+        return !netns::IsRunning(agent.pid);
+      },
+      absl::Seconds(5)));
+}
+
+absl::StatusOr<pid_t> RestartAgent(const lab::NodePlan& node, const std::vector<std::string>& cmdline) {
+  int log = open(node.log_path().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  netns::SpawnOptions options;
+  options.argv = cmdline;
+  options.netns_path = netns::PathOf(node.name);
+  options.stdout_fd = log;
+  options.stderr_fd = log;
+  options.terminate_with_parent = true;
+  auto pid = netns::Spawn(options);
+  if (log >= 0) close(log);
+  return pid;
 }
 
 }  // namespace weft::integration

@@ -5,12 +5,18 @@
 #ifndef WEFT_INTEGRATION_LAB_HARNESS_H_
 #define WEFT_INTEGRATION_LAB_HARNESS_H_
 
+#include <sys/types.h>
+
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/lab/plan.h"
 #include "agent/lab/state.h"
+#include "kubeprism/client.h"
 #include "nlohmann/json.hpp"
 
 namespace weft::integration {
@@ -41,6 +47,19 @@ void ExpectNothingLeft(const std::string& prefix, const std::vector<std::string>
 
 // The process the lab recorded no longer runs (or its PID is somebody else's).
 void ExpectStopped(const lab::ProcessRecord& process);
+
+// A client of the lab's API server with the admin credentials the lab wrote.
+std::unique_ptr<kubeprism::Client> AdminClient(const lab::LabState& state);
+
+// SIGKILL of an agent, only while its command line is still the recorded one
+// (expectations fail otherwise); waits up to 5 s for it to be gone, reaping it
+// when this process started it (RestartAgent).
+void KillAgent(const lab::ProcessRecord& agent);
+
+// Starts an agent again as the lab started it on `node`: `cmdline` in the
+// node's namespace, output appended to the node's agent log, terminated when
+// the test's thread exits (a crashed test leaves no agent behind).
+absl::StatusOr<pid_t> RestartAgent(const lab::NodePlan& node, const std::vector<std::string>& cmdline);
 
 // The JSON report (`weft lab up|status -o json`) of a healthy lab of `nodes`
 // nodes and the three sample pods: ok and ready, every node's agent running and

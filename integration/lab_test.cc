@@ -21,8 +21,6 @@
 #include "integration/lab_harness.h"
 #include "kubeprism/api_errors.h"
 #include "kubeprism/client.h"
-#include "kubeprism/http_transport.h"
-#include "kubeprism/kubeconfig.h"
 #include "kubeprism/resource_types.h"
 #include "nlohmann/json.hpp"
 
@@ -189,15 +187,13 @@ TEST_F(LabTest, ExternalApiServerThroughKubeconfig) {
   EXPECT_EQ(up.json["apiMode"], "external");
   const lab::LabState state = State();
 
-  auto config = kubeprism::LoadKubeconfig(kubeconfig);
-  ASSERT_TRUE(config.ok());
-  auto transport = kubeprism::HttpTransport::Create(*config);
-  ASSERT_TRUE(transport.ok());
-  kubeprism::Client client(std::shared_ptr<kubeprism::Transport>(std::move(*transport)));
-  auto node = client.Get(kubeprism::kNodes, "", state.plan.nodes[0].name);
+  EXPECT_EQ(state.admin_kubeconfig, kubeconfig);
+  auto client = integration::AdminClient(state);
+  ASSERT_NE(client, nullptr);
+  auto node = client->Get(kubeprism::kNodes, "", state.plan.nodes[0].name);
   ASSERT_TRUE(node.ok()) << node.status();
   EXPECT_EQ((*node)["spec"]["podCIDRs"][0], "10.200.1.0/24");
-  auto pod = client.Get(kubeprism::kPods, state.plan.pod_namespace, "backend");
+  auto pod = client->Get(kubeprism::kPods, state.plan.pod_namespace, "backend");
   ASSERT_TRUE(pod.ok()) << pod.status();
   EXPECT_EQ((*pod)["status"]["phase"], "Running");
 
@@ -205,9 +201,9 @@ TEST_F(LabTest, ExternalApiServerThroughKubeconfig) {
   ExpectNothingLeft(state.plan.prefix);
   // The lab's objects are gone from the cluster; the user's kubeconfig is not.
   EXPECT_TRUE(kubeprism::IsNotFoundHttp(
-      client.Get(kubeprism::kNodes, "", state.plan.nodes[0].name).status()));
+      client->Get(kubeprism::kNodes, "", state.plan.nodes[0].name).status()));
   EXPECT_TRUE(kubeprism::IsNotFoundHttp(
-      client.Get(kubeprism::kPods, state.plan.pod_namespace, "backend").status()));
+      client->Get(kubeprism::kPods, state.plan.pod_namespace, "backend").status()));
   EXPECT_TRUE(std::filesystem::exists(kubeconfig));
 }
 
