@@ -259,7 +259,7 @@ class MasqueradeTest : public DatapathTest {
     DatapathTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     SetNetdev(WEFT_NETDEV_F_MASQUERADE);
-    nonmasq4_key key{};
+    lpm4_key key{};
     key.prefixlen = 16;
     inet_pton(AF_INET, "10.244.0.0", &key.addr);
     __u32 value = 0;
@@ -513,7 +513,7 @@ class StrictEncryptionTest : public MasqueradeTest {
     MasqueradeTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     SetNetdev(WEFT_NETDEV_F_MASQUERADE | WEFT_NETDEV_F_ENCRYPT_STRICT);
-    strict4_key key{};
+    lpm4_key key{};
     key.prefixlen = 24;
     inet_pton(AF_INET, "10.244.2.0", &key.addr);  // another node's pod CIDR
     __u32 value = 0;

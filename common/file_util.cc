@@ -88,6 +88,11 @@ std::string SelfExecutable() {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
+std::string BesideSelf(const std::string& name) {
+  const std::string exe = SelfExecutable();
+  return exe.substr(0, exe.rfind('/') + 1) + name;
+}
+
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

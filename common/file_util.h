@@ -22,6 +22,10 @@ absl::Status CopyFileAtomically(const std::string& from, const std::string& to, 
 // The running program's path (/proc/self/exe); empty when unreadable.
 std::string SelfExecutable();
 
+// `name` in the running program's folder ("/usr/local/lib/weft/weft-cni" for
+// weft-agent there): where the programs shipped together find each other.
+std::string BesideSelf(const std::string& name);
+
 // Creates `path` and its missing parents with `mode` (like mkdir -p). Existing
 // folders are left as they are.
 absl::Status MakeDirs(const std::string& path, int mode = 0700);

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "agent/api/agent.grpc.pb.h"
 #include "agent/cli/command.h"
+#include "common/text_table.h"
 
 namespace weft::cli {
 namespace {
@@ -83,24 +84,6 @@ std::string CallError(const char* name, const std::string& socket, const grpc::S
                         " (is weft-agent running? are you root?)\n");
   }
   return absl::StrCat(name, ": ", s.error_message(), "\n");
-}
-
-// Columns padded to their widest cell, two spaces apart.
-std::string RenderTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width(rows.empty() ? 0 : rows[0].size(), 0);
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  std::string out;
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      absl::StrAppend(&line, r[i]);
-      if (i + 1 < r.size()) line.append(width[i] - r[i].size() + 2, ' ');
-    }
-    absl::StrAppend(&out, line, "\n");
-  }
-  return out;
 }
 
 std::string Bytes(uint64_t n) {

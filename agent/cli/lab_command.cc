@@ -57,24 +57,20 @@ bool CheckRoot(const std::string& name, std::ostream& err) {
 // A binary shipped with weft: next to it (an install), else where Bazel puts
 // it relative to weft (bazel-bin/agent/cli/weft -> bazel-bin/<package>/<name>).
 std::string Companion(const std::string& name, const std::string& bazel_package) {
-  const std::string exe = SelfExecutable();
-  const std::string dir = exe.substr(0, exe.rfind('/'));
   for (const std::string& candidate :
-       {absl::StrCat(dir, "/", name), absl::StrCat(dir, "/../../", bazel_package, "/", name)}) {
+       {BesideSelf(name), BesideSelf(absl::StrCat("../../", bazel_package, "/", name))}) {
     if (access(candidate.c_str(), X_OK) == 0) {
       return std::filesystem::path(candidate).lexically_normal().string();
     }
   }
-  return absl::StrCat(dir, "/", name);  // reported as missing by `lab up`
+  return BesideSelf(name);  // reported as missing by `lab up`
 }
 
 // The Weft extension image (OCI layout): next to weft, else where Bazel puts it
 // (bazel-bin/extension/weft-extension.oci).
 std::string ExtensionImage() {
-  const std::string exe = SelfExecutable();
-  const std::string dir = exe.substr(0, exe.rfind('/'));
-  for (const std::string& candidate : {absl::StrCat(dir, "/weft-extension.oci"),
-                                       absl::StrCat(dir, "/../../extension/weft-extension.oci")}) {
+  for (const std::string& candidate :
+       {BesideSelf("weft-extension.oci"), BesideSelf("../../extension/weft-extension.oci")}) {
     if (access(candidate.c_str(), R_OK) == 0) {
       return std::filesystem::path(candidate).lexically_normal().string();
     }

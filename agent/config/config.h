@@ -67,6 +67,8 @@ struct AgentConfig {
   EncryptionConfig encryption;
 
   std::string socket_path() const { return run_dir + "/weft.sock"; }
+  // The wireguard-go the agent started (userspace encryption backend).
+  std::string wireguard_go_pid_path() const { return run_dir + "/wireguard-go.pid"; }
 };
 
 // Parses and validates. `source` names the file in error messages.

@@ -38,8 +38,7 @@ std::vector<const kubeprism::Node*> Raw(const std::vector<kubeprism::Informer<ku
 
 // wireguard-go next to weft-agent (an extension may ship it), else from $PATH.
 std::string DefaultWireGuardGo() {
-  std::string exe = SelfExecutable();
-  std::string beside = exe.substr(0, exe.rfind('/') + 1) + "wireguard-go";
+  const std::string beside = BesideSelf("wireguard-go");
   return access(beside.c_str(), X_OK) == 0 ? beside : "wireguard-go";
 }
 
@@ -204,6 +203,11 @@ absl::Status Agent::StartDatapath(const routing::NodeInfo& self) {
                                                                   datapath_.get(), &problems));
   for (const auto& p : endpoints_->Reprogram()) problems.push_back(p);
   const bool strict = config_.encryption.enabled() && config_.encryption.strict_mode;
+  // The CIDRs first: a device attached strict drops from its first packet on.
+  if (strict) {
+    RETURN_IF_ERROR(datapath_->SetStrictEncryptionCidrs(
+        encryption::StrictCidrs(CurrentView().nodes, config_.native_routing_cidr)));
+  }
   for (const auto& d : devices_) {
     if (config_.masquerade && !d.ipv4) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -217,10 +221,6 @@ absl::Status Agent::StartDatapath(const routing::NodeInfo& self) {
   // Until the first reconcile pass knows the other nodes: what the view has now.
   RETURN_IF_ERROR(datapath_->SetNonMasqueradeCidrs(
       NonMasqueradeCidrs(CurrentView(), config_.native_routing_cidr)));
-  if (strict) {
-    RETURN_IF_ERROR(datapath_->SetStrictEncryptionCidrs(
-        encryption::StrictCidrs(CurrentView().nodes, config_.native_routing_cidr)));
-  }
   int device_mtu = devices_.front().mtu;
   for (const auto& d : devices_) device_mtu = std::min(device_mtu, d.mtu);
   // Pods never send more than the path to another node carries whole: the
@@ -250,7 +250,7 @@ absl::Status Agent::StartEncryption(int device_mtu) {
                                                                     : wireguard::Backend::kAuto;
   open.mtu = device_mtu - encryption::kWireGuardOverhead;
   open.wireguard_go = e.wireguard_go.empty() ? DefaultWireGuardGo() : e.wireguard_go;
-  open.pid_file = config_.run_dir + "/wireguard-go.pid";
+  open.pid_file = config_.wireguard_go_pid_path();
   open.log_file = config_.run_dir + "/wireguard-go.log";
   auto device = wireguard::OpenDevice(open);
   if (!device.ok()) {
@@ -265,7 +265,7 @@ absl::Status Agent::StartEncryption(int device_mtu) {
                    encryption::Manager::Create(std::move(options), std::move(*device),
                                                [client, node](const std::string& key) {
                                                  return client->AnnotateNode(
-                                                     node, kWireGuardKeyAnnotation, key);
+                                                     node, encryption::kWireGuardKeyAnnotation, key);
                                                }));
   router_address_ = encryption::RouterAddress(endpoints_->pod_cidrs());
   Log(LogLevel::kInfo, absl::StrCat("encryption: ", encryption_->Summary(), " on ",
@@ -281,6 +281,7 @@ absl::Status Agent::StartApi() {
     options.encryption_status = [this](weft::agent::v1::EncryptionStatus* s) {
       auto drops = datapath_->StrictEncryptionDrops();
       encryption_->FillStatus(s, drops.ok() ? *drops : 0);
+      if (!drops.ok()) s->add_skipped(absl::StrCat("strict-mode drop counter: ", drops.status().message()));
       return grpc::Status::OK;
     };
     options.rotate_key = [this](weft::agent::v1::RotateEncryptionKeyResponse* r) {
@@ -354,13 +355,8 @@ std::vector<std::string> Agent::SyncEncryption(const ClusterView& view,
   // device, repaired every pass (wireguard-go may have been restarted).
   if (router_address_) {
     auto link = nl_->GetLink(encryption_->device_name());
-    auto addrs = link.ok() ? nl_->ListAddresses(link->index) : absl::StatusOr<std::vector<netlink::Address>>(link.status());
-    absl::Status s = addrs.status();
-    if (addrs.ok() && std::none_of(addrs->begin(), addrs->end(), [&](const netlink::Address& a) {
-          return a.address == *router_address_;
-        })) {
-      s = nl_->AddAddress(link->index, *router_address_, 32);
-    }
+    absl::Status s = link.ok() ? netlink::EnsureSoleIpv4Address(*nl_, link->index, *router_address_)
+                               : link.status();
     if (!s.ok()) {
       pass.problems.push_back(absl::StrCat("address ", router_address_->ToString(), " on ",
                                            encryption_->device_name(), ": ", s.message()));

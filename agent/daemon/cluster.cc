@@ -31,7 +31,7 @@ ClusterView BuildClusterView(const std::vector<const kubeprism::Node*>& nodes) {
       }
       info.internal_ips.push_back(*ip);
     }
-    if (const std::string* key = kubeprism::FindKey(node->meta.annotations, kWireGuardKeyAnnotation)) {
+    if (const std::string* key = kubeprism::FindKey(node->meta.annotations, encryption::kWireGuardKeyAnnotation)) {
       view.wireguard_keys[info.name] = *key;
     }
     view.nodes.push_back(std::move(info));
@@ -46,7 +46,7 @@ bool ViewInputsChanged(const kubeprism::Node& before, const kubeprism::Node& aft
     return a.type == b.type && a.address == b.address;
   };
   auto key = [](const kubeprism::Node& n) -> std::string {
-    const std::string* v = kubeprism::FindKey(n.meta.annotations, kWireGuardKeyAnnotation);
+    const std::string* v = kubeprism::FindKey(n.meta.annotations, encryption::kWireGuardKeyAnnotation);
     return v ? *v : "";
   };
   return before.pod_cidrs != after.pod_cidrs || key(before) != key(after) ||

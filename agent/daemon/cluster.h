@@ -9,19 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "agent/encryption/peers.h"
 #include "agent/routing/planner.h"
 #include "common/net/ip.h"
 #include "kubeprism/objects.h"
 
 namespace weft::daemon {
 
-// The annotation on which each node publishes its WireGuard public key
-// (base64, as `wg` prints it).
-inline constexpr char kWireGuardKeyAnnotation[] = "weft.dev/wireguard-public-key";
-
 struct ClusterView {
   std::vector<routing::NodeInfo> nodes;  // sorted by name
-  // Node name -> the value of its kWireGuardKeyAnnotation, unchecked (the
+  // Node name -> the value of its encryption::kWireGuardKeyAnnotation, unchecked (the
   // encryption planner validates it). Nodes without the annotation are absent.
   std::map<std::string, std::string> wireguard_keys;
   // One line per unusable field ("node n2: podCIDRs[0] \"x\": ..."). A node

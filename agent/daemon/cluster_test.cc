@@ -68,7 +68,7 @@ TEST(ClusterViewTest, OnlyCidrAndAddressChangesAreViewChanges) {
   recidr.pod_cidrs = {"10.244.9.0/24"};
   EXPECT_TRUE(ViewInputsChanged(a, recidr));
   auto keyed = a;
-  keyed.meta.annotations.push_back({kWireGuardKeyAnnotation, "k1"});
+  keyed.meta.annotations.push_back({encryption::kWireGuardKeyAnnotation, "k1"});
   EXPECT_TRUE(ViewInputsChanged(a, keyed));
   auto rekeyed = keyed;
   rekeyed.meta.annotations[0].second = "k2";
@@ -80,7 +80,7 @@ TEST(ClusterViewTest, OnlyCidrAndAddressChangesAreViewChanges) {
 
 TEST(ClusterViewTest, WireGuardKeysComeFromTheAnnotation) {
   auto a = MakeNode("a", {"10.244.0.0/24"}, {"192.168.1.10"});
-  a.meta.annotations.push_back({kWireGuardKeyAnnotation, "not checked here"});
+  a.meta.annotations.push_back({encryption::kWireGuardKeyAnnotation, "not checked here"});
   auto b = MakeNode("b", {"10.244.1.0/24"}, {"192.168.1.11"});
   ClusterView v = BuildClusterView({&a, &b});
   ASSERT_EQ(v.wireguard_keys.size(), 1u);

@@ -34,8 +34,7 @@ absl::Status InstallCni(const CniInstall& install) {
 }
 
 std::string DefaultPluginSource() {
-  std::string exe = SelfExecutable();
-  return absl::StrCat(exe.substr(0, exe.rfind('/') + 1), kPluginName);
+  return BesideSelf(kPluginName);
 }
 
 }  // namespace weft::daemon

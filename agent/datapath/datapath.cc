@@ -19,6 +19,7 @@
 #include "bpf/bpf_lxc.skel.h"
 #include "bpf/bpf_netdev.skel.h"
 #include "bpf/maps/encrypt.h"
+#include "bpf/maps/lpm4.h"
 #include "bpf/maps/endpoints.h"
 #include "bpf/maps/netdev.h"
 #include "bpf/maps/nonmasq.h"
@@ -131,24 +132,15 @@ const char* HookName(bpf_tc_attach_point point) {
   return point == BPF_TC_EGRESS ? "egress" : "ingress";
 }
 
-// The IPv4 LPM tries the agent fills with prefixes (non-masquerade, strict
-// encryption) share one key layout: prefix length, then the address.
-struct Lpm4Key {
-  __u32 prefixlen;
-  __be32 addr;
-};
-static_assert(sizeof(Lpm4Key) == sizeof(nonmasq4_key) && sizeof(Lpm4Key) == sizeof(strict4_key),
-              "LPM key layouts");
-
-Lpm4Key Lpm4KeyOf(const net::IpPrefix& p) {
-  Lpm4Key k;
+lpm4_key Lpm4KeyOf(const net::IpPrefix& p) {
+  lpm4_key k;
   memset(&k, 0, sizeof(k));
   k.prefixlen = static_cast<__u32>(p.length());
   memcpy(&k.addr, p.address().bytes().data(), 4);
   return k;
 }
 
-bool SameKey(const Lpm4Key& a, const Lpm4Key& b) {
+bool SameKey(const lpm4_key& a, const lpm4_key& b) {
   return a.prefixlen == b.prefixlen && a.addr == b.addr;
 }
 
@@ -158,8 +150,8 @@ bool SameKey(const Lpm4Key& a, const Lpm4Key& b) {
 // so a prefix in both the old and the new set is never missing, not even for
 // one packet.
 absl::Status ReplaceLpm4(int fd, const std::vector<net::IpPrefix>& cidrs, size_t max_entries,
-                         const char* what, std::optional<std::vector<Lpm4Key>>* last) {
-  std::vector<Lpm4Key> want;
+                         const char* what, std::optional<std::vector<lpm4_key>>* last) {
+  std::vector<lpm4_key> want;
   for (const auto& p : cidrs) {
     if (p.family() == net::Family::kV4) want.push_back(Lpm4KeyOf(p));
   }
@@ -177,11 +169,11 @@ absl::Status ReplaceLpm4(int fd, const std::vector<net::IpPrefix>& cidrs, size_t
       return Errno(absl::StrCat("update the ", what, " map"), errno);
     }
   }
-  std::vector<Lpm4Key> stale;
-  Lpm4Key cur, next;
-  Lpm4Key* prev = nullptr;
+  std::vector<lpm4_key> stale;
+  lpm4_key cur, next;
+  lpm4_key* prev = nullptr;
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    if (std::none_of(want.begin(), want.end(), [&](const Lpm4Key& k) { return SameKey(k, next); })) {
+    if (std::none_of(want.begin(), want.end(), [&](const lpm4_key& k) { return SameKey(k, next); })) {
       stale.push_back(next);
     }
     cur = next;
@@ -310,8 +302,8 @@ class DatapathImpl : public Datapath {
   BpfEndpointMap endpoints_;
   // The maps' contents as this process last wrote them (none yet: the pinned
   // maps may hold a previous run's sets).
-  std::optional<std::vector<Lpm4Key>> nonmasq_;
-  std::optional<std::vector<Lpm4Key>> strict_;
+  std::optional<std::vector<lpm4_key>> nonmasq_;
+  std::optional<std::vector<lpm4_key>> strict_;
 };
 
 }  // namespace

@@ -442,8 +442,8 @@ class MasqueradeTrafficTest : public DatapathTrafficTest {
     std::set<std::string> out;
     ScopedFd fd(bpf_obj_get((pins1_ + "/weft_nonmasq4_v1").c_str()));
     EXPECT_TRUE(fd.ok()) << strerror(errno);
-    nonmasq4_key cur{}, next{};
-    nonmasq4_key* prev = nullptr;
+    lpm4_key cur{}, next{};
+    lpm4_key* prev = nullptr;
     while (fd.ok() && bpf_map_get_next_key(fd.get(), prev, &next) == 0) {
       char buf[INET_ADDRSTRLEN];
       inet_ntop(AF_INET, &next.addr, buf, sizeof(buf));

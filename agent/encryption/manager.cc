@@ -68,15 +68,20 @@ Manager::Pass Manager::Reconcile(const std::vector<routing::NodeInfo>& nodes,
   }
   plan_ = PlanPeers(options_.node_name, public_key_, nodes, keys,
                     static_cast<uint16_t>(options_.config.port));
-  for (const auto& r : plan_.rejected) {
-    if (rejected_.insert(r).second) {
-      Log(LogLevel::kWarning, absl::StrCat("rejected WireGuard key annotation of node ",
-                                           r.substr(0, r.find('\t'))));
+  for (const auto& [node, value] : plan_.rejected) {
+    std::string& last = rejected_[node];
+    if (last != value) {
+      last = value;
+      ++rejected_total_;
+      Log(LogLevel::kWarning, absl::StrCat("rejected WireGuard key annotation of node ", node));
     }
   }
-  pass.problems = plan_.problems;
+  pass.problems.insert(pass.problems.end(), plan_.problems.begin(), plan_.problems.end());
   absl::Status applied = ApplyLocked();
-  if (!applied.ok() && options_.reopen) {
+  // Gone or not answering (not a config the device refused): open it again.
+  const bool device_gone = absl::IsUnavailable(applied) || absl::IsNotFound(applied) ||
+                           absl::IsDeadlineExceeded(applied);
+  if (device_gone && options_.reopen) {
     // Gone or not answering: open it again (a new wireguard-go, a new link)
     // and configure it from scratch; the routes follow in the same pass.
     auto reopened = options_.reopen();
@@ -156,7 +161,7 @@ void Manager::FillStatus(weft::agent::v1::EncryptionStatus* status, uint64_t str
   status->set_strict_mode(options_.config.strict_mode);
   status->set_key_created_unix(absl::ToUnixSeconds(key_created_));
   status->set_rotation_period_seconds(options_.config.rotation_period_seconds);
-  status->set_rejected_keys_total(static_cast<int64_t>(rejected_.size()));
+  status->set_rejected_keys_total(rejected_total_);
   status->set_strict_mode_drops(strict_drops);
   for (const auto& n : plan_.pending) status->add_pending_nodes(n);
   for (const auto& p : plan_.problems) status->add_skipped(p);

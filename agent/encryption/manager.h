@@ -96,7 +96,10 @@ class Manager {
   wireguard::Key public_key_ ABSL_GUARDED_BY(mu_);
   absl::Time key_created_ ABSL_GUARDED_BY(mu_);
   PeerPlan plan_ ABSL_GUARDED_BY(mu_);  // of the last pass
-  std::set<std::string> rejected_ ABSL_GUARDED_BY(mu_);  // "node\tvalue" seen
+  // The last invalid key annotation of each node (bounded by the node count),
+  // and how many distinct ones were seen.
+  std::map<std::string, std::string> rejected_ ABSL_GUARDED_BY(mu_);
+  int64_t rejected_total_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace weft::encryption

@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "agent/daemon/cluster.h"
 #include "agent/wireguard/fake_device.h"
 #include "gtest/gtest.h"
 
@@ -167,6 +166,22 @@ TEST_F(ManagerTest, ADeviceThatStoppedAnsweringIsOpenedAgain) {
   EXPECT_TRUE(pass.problems.empty()) << pass.problems[0];
   ASSERT_NE(reopened, nullptr);
   EXPECT_EQ(reopened->state().peers.size(), 1u);  // configured from scratch
+}
+
+TEST_F(ManagerTest, AFailedScheduledRotationIsReported) {
+  options_.config.rotation_period_seconds = 60;
+  auto m = Make();
+  m->Reconcile(nodes_, {});
+  struct timespec times[2] = {{time(nullptr) - 120, 0}, {time(nullptr) - 120, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, options_.key_path.c_str(), times, 0), 0);
+  auto aged = Make();
+  // The key folder is read-only (as root: gone), so the new key cannot be stored.
+  std::string dir = options_.key_path.substr(0, options_.key_path.rfind('/'));
+  ASSERT_EQ(std::system(("rm -rf " + dir + " && touch " + dir).c_str()), 0);
+  auto pass = aged->Reconcile(nodes_, {{"n1", published_.back()}});
+  ASSERT_FALSE(pass.problems.empty());
+  EXPECT_NE(pass.problems[0].find("scheduled WireGuard key rotation"), std::string::npos)
+      << pass.problems[0];
 }
 
 TEST_F(ManagerTest, ScheduledRotationWhenThePeriodIsOver) {

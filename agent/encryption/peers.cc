@@ -4,7 +4,6 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "agent/daemon/cluster.h"
 
 namespace weft::encryption {
 namespace {
@@ -37,10 +36,10 @@ PeerPlan PlanPeers(const std::string& local_node, const wireguard::Key& local_pu
     auto key = wireguard::ParseBase64Key(raw->second);
     if (!key.ok()) {
       plan.problems.push_back(absl::StrCat("node ", n.name, ": annotation ",
-                                           daemon::kWireGuardKeyAnnotation, " ", Quote(raw->second),
+                                           kWireGuardKeyAnnotation, " ", Quote(raw->second),
                                            " is not a WireGuard public key (", key.status().message(),
                                            "); peer skipped"));
-      plan.rejected.push_back(absl::StrCat(n.name, "\t", raw->second));
+      plan.rejected.push_back({n.name, raw->second});
       continue;
     }
     if (*key == local_public_key) {
@@ -57,7 +56,6 @@ PeerPlan PlanPeers(const std::string& local_node, const wireguard::Key& local_pu
     }
     Peer p;
     p.node = n.name;
-    p.internal_ip = *ip;
     p.config.public_key = *key;
     p.config.endpoint = wireguard::Endpoint{*ip, port};
     p.config.allowed_ips = wireguard::CanonicalPrefixes(n.pod_cidrs);
@@ -107,7 +105,7 @@ std::vector<routing::Route> PeerRoutes(const PeerPlan& plan, const std::string& 
   for (const auto& p : plan.peers) {
     for (const auto& cidr : p.config.allowed_ips) {
       if (cidr.family() != net::Family::kV4) continue;
-      out.push_back({cidr, p.internal_ip, device, p.node, /*onlink=*/true, src});
+      out.push_back({cidr, p.config.endpoint->ip, device, p.node, /*onlink=*/true, src});
     }
   }
   std::sort(out.begin(), out.end(), routing::RouteLess);

@@ -14,12 +14,18 @@
 #include <string>
 #include <vector>
 
+#include <utility>
+
 #include "agent/routing/planner.h"
 #include "agent/wireguard/device.h"
 #include "agent/wireguard/keys.h"
 #include "common/net/ip.h"
 
 namespace weft::encryption {
+
+// The annotation on which each node publishes its WireGuard public key
+// (base64, as `wg` prints it).
+inline constexpr char kWireGuardKeyAnnotation[] = "weft.dev/wireguard-public-key";
 
 // Every peer gets a persistent keepalive. Besides keeping NAT and conntrack
 // entries alive, it makes a device send a keepalive — and so a handshake — as
@@ -30,8 +36,7 @@ inline constexpr int kPersistentKeepaliveSeconds = 25;
 
 struct Peer {
   std::string node;
-  net::IpAddress internal_ip;  // the endpoint's address (IPv4 InternalIP)
-  wireguard::PeerConfig config;
+  wireguard::PeerConfig config;  // endpoint: the node's IPv4 InternalIP
 };
 
 struct PeerPlan {
@@ -40,8 +45,8 @@ struct PeerPlan {
   std::vector<std::string> pending;
   // One line per node skipped because of bad input.
   std::vector<std::string> problems;
-  // "node\tvalue" of each annotation that is not a valid key, for counting.
-  std::vector<std::string> rejected;
+  // (node, annotation value) of each annotation that is not a valid key.
+  std::vector<std::pair<std::string, std::string>> rejected;
 };
 
 // `keys` maps node name -> the raw annotation value (ClusterView::wireguard_keys).

@@ -1,6 +1,5 @@
 #include "agent/encryption/peers.h"
 
-#include "agent/daemon/cluster.h"
 #include "gtest/gtest.h"
 
 namespace weft::encryption {
@@ -69,12 +68,14 @@ TEST_F(PeersTest, AnInvalidKeySkipsThatPeerOnly) {
   EXPECT_EQ(plan.peers[0].node, "n2");
   ASSERT_EQ(plan.problems.size(), 1u);
   EXPECT_EQ(plan.problems[0].rfind(std::string("node n3: annotation ") +
-                                       daemon::kWireGuardKeyAnnotation +
+                                       kWireGuardKeyAnnotation +
                                        " \"definitely not a key\" is not a WireGuard public key",
                                    0),
             0u)
       << plan.problems[0];
-  EXPECT_EQ(plan.rejected, std::vector<std::string>{"n3\tdefinitely not a key"});
+  ASSERT_EQ(plan.rejected.size(), 1u);
+  EXPECT_EQ(plan.rejected[0].first, "n3");
+  EXPECT_EQ(plan.rejected[0].second, "definitely not a key");
 }
 
 TEST_F(PeersTest, HugeAnnotationsAreQuotedShort) {

@@ -33,7 +33,6 @@ std::vector<WorkloadApp> DefaultWorkload() {
 std::string NodePlan::wg_interface() const {
   // "<prefix>-node<N>" -> "<prefix>-wg<N>" (at most 6 + 3 + 2 characters).
   const size_t at = name.rfind("-node");
-  if (at == std::string::npos) return name.substr(0, 12) + "-wg";
   return name.substr(0, at) + "-wg" + name.substr(at + 5);
 }
 

@@ -5,31 +5,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/text_table.h"
 #include "nlohmann/json.hpp"
 
 namespace weft::lab {
 namespace {
 
 using nlohmann::json;
-
-// Left-aligned columns two spaces apart, no trailing blanks.
-std::string Table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      absl::StrAppend(&line, row[i]);
-      if (i + 1 < row.size()) line.append(widths[i] - row[i].size() + 2, ' ');
-    }
-    absl::StrAppend(&out, absl::StripTrailingAsciiWhitespace(line), "\n");
-  }
-  return out;
-}
 
 std::string Plural(int n, const char* one, const char* many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
@@ -94,14 +76,14 @@ std::string RenderReport(const LabReport& r) {
     nodes.push_back({n.name, n.internal_ip, n.pod_cidr, AgentColumn(n)});
     if (encrypted) nodes.back().push_back(EncryptionColumn(n));
   }
-  absl::StrAppend(&out, "\n", Table(nodes));
+  absl::StrAppend(&out, "\n", RenderTable(nodes));
 
   std::vector<std::vector<std::string>> pods = {{"POD", "NODE", "IP", "PORT", "PHASE"}};
   for (const PodRow& p : r.pods) {
     pods.push_back({absl::StrCat(p.namespace_, "/", p.name), p.node, p.ip.empty() ? "-" : p.ip,
                     absl::StrCat(p.port), p.phase.empty() ? "-" : p.phase});
   }
-  absl::StrAppend(&out, "\n", Table(pods));
+  absl::StrAppend(&out, "\n", RenderTable(pods));
 
   if (!r.cells.empty()) {
     absl::StrAppend(&out, "\nCONNECTIVITY (TCP connect + greeting, row -> column)\n");
@@ -117,7 +99,7 @@ std::string RenderReport(const LabReport& r) {
       }
       matrix.push_back(line);
     }
-    absl::StrAppend(&out, Table(matrix));
+    absl::StrAppend(&out, RenderTable(matrix));
   }
 
   std::vector<std::string> failures;

@@ -692,4 +692,20 @@ absl::Status WriteSysctl(const std::string& name, const std::string& value) {
   return absl::OkStatus();
 }
 
+absl::Status EnsureSoleIpv4Address(Netlink& nl, int index, const net::IpAddress& want) {
+  absl::StatusOr<std::vector<Address>> addrs = nl.ListAddresses(index);
+  if (!addrs.ok()) return addrs.status();
+  bool present = false;
+  for (const auto& a : *addrs) {
+    if (!a.address.is_v4()) continue;
+    if (a.address == want && a.prefix_length == 32) {
+      present = true;
+      continue;
+    }
+    if (absl::Status s = nl.DeleteAddress(index, a.address, a.prefix_length); !s.ok()) return s;
+  }
+  if (present) return absl::OkStatus();
+  return nl.AddAddress(index, want, 32);
+}
+
 }  // namespace weft::netlink

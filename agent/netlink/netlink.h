@@ -85,6 +85,14 @@ struct RouteSpec {
   uint32_t table = 254;      // RT_TABLE_MAIN
 };
 
+class Netlink;
+
+// Makes `want`/32 the only IPv4 address of link `index`: adds it when missing,
+// removes any other IPv4 address (e.g. of a pod CIDR the node had before). The
+// kernel's IPv6 link-local address stays. For devices Weft owns (weft_vxlan,
+// the WireGuard device).
+absl::Status EnsureSoleIpv4Address(Netlink& nl, int index, const net::IpAddress& want);
+
 // An open NETLINK_ROUTE socket bound to one network namespace.
 class Netlink {
  public:

@@ -24,22 +24,6 @@ bool SettingsMatch(const netlink::Link& link, const TunnelDeviceSpec& spec, int 
          v.underlay_index == underlay_index && !v.learning;
 }
 
-// Exactly one IPv4 address on the device: the vtep's /32.
-absl::Status EnsureAddress(netlink::Netlink& nl, int index, const net::IpAddress& want) {
-  ASSIGN_OR_RETURN(auto addrs, nl.ListAddresses(index));
-  bool present = false;
-  for (const auto& a : addrs) {
-    if (!a.address.is_v4()) continue;  // the kernel's IPv6 link-local stays
-    if (a.address == want && a.prefix_length == 32) {
-      present = true;
-      continue;
-    }
-    // E.g. the address of a pod CIDR this node had before.
-    RETURN_IF_ERROR(nl.DeleteAddress(index, a.address, a.prefix_length));
-  }
-  if (present) return absl::OkStatus();
-  return nl.AddAddress(index, want, 32);
-}
 
 // The Weft entries now on the device, in the planner's terms.
 absl::StatusOr<TunnelEntries> Installed(netlink::Netlink& nl, int index) {
@@ -103,7 +87,7 @@ absl::StatusOr<netlink::Link> EnsureTunnelDevice(netlink::Netlink& nl,
   if (dev->mtu != mtu) RETURN_IF_ERROR(nl.SetMtu(dev->index, mtu));
   // Host-originated traffic to remote pods takes this address as its source, so
   // replies come back through the tunnel as well.
-  RETURN_IF_ERROR(EnsureAddress(nl, dev->index, spec.vtep.address));
+  RETURN_IF_ERROR(netlink::EnsureSoleIpv4Address(nl, dev->index, spec.vtep.address));
   if (!dev->up) RETURN_IF_ERROR(nl.SetLinkUp(dev->index));
   return nl.GetLink(dev->index);
 }

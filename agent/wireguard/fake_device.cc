@@ -2,18 +2,11 @@
 
 #include <algorithm>
 
-#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace weft::wireguard {
 
-absl::StatusOr<DeviceState> FakeDevice::Get() {
-  if (fail_get_) {
-    absl::Status s = *fail_get_;
-    fail_get_.reset();
-    return s;
-  }
-  return state_;
-}
+absl::StatusOr<DeviceState> FakeDevice::Get() { return state_; }
 
 absl::Status FakeDevice::Apply(const DeviceConfig& config) {
   if (fail_apply_) {
@@ -21,11 +14,7 @@ absl::Status FakeDevice::Apply(const DeviceConfig& config) {
     fail_apply_.reset();
     return s;
   }
-  if (absl::Status s = ValidateConfig(config); !s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("configure wireguard device ", name_, ": ", s.message()));
-  }
-  DevicePlan plan = PlanDevice(state_, config);
+  ASSIGN_OR_RETURN(DevicePlan plan, PlanApply(*this, config));
   if (plan.empty()) return absl::OkStatus();
   if (plan.private_key) state_.public_key = PublicKey(*plan.private_key);
   if (plan.listen_port) state_.listen_port = *plan.listen_port;

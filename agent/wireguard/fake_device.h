@@ -26,15 +26,14 @@ class FakeDevice : public Device {
   DeviceState& state() { return state_; }
   // Every non-empty plan Apply carried out, in order.
   const std::vector<DevicePlan>& applied() const { return applied_; }
-  // The next Get / Apply fails with `status` (once).
-  void FailNextGet(absl::Status status) { fail_get_ = std::move(status); }
+  // The next Apply fails with `status` (once).
   void FailNextApply(absl::Status status) { fail_apply_ = std::move(status); }
 
  private:
   std::string name_;
   DeviceState state_;
   std::vector<DevicePlan> applied_;
-  std::optional<absl::Status> fail_get_, fail_apply_;
+  std::optional<absl::Status> fail_apply_;
 };
 
 }  // namespace weft::wireguard

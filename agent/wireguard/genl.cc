@@ -55,10 +55,6 @@ absl::Status Prefixed(const absl::Status& s, const std::string& what) {
   return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
 }
 
-void Wipe(std::vector<uint8_t>& v) {
-  if (!v.empty()) OPENSSL_cleanse(v.data(), v.size());
-}
-
 // Builds one netlink message: header, family header, attributes (nestable).
 class Builder {
  public:

@@ -46,11 +46,6 @@ void Clamp(Key& k) {
   k.bytes[31] |= 64;
 }
 
-// Wipes a buffer that held key material.
-void Wipe(std::string& s) {
-  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
-  s.clear();
-}
 
 std::string DirOf(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -342,6 +337,15 @@ absl::Status StorePrivateKey(const std::string& path, const Key& key) {
   }
   SyncDir(DirOf(path));
   return absl::OkStatus();
+}
+
+void Wipe(std::string& s) {
+  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
+}
+
+void Wipe(std::vector<uint8_t>& v) {
+  if (!v.empty()) OPENSSL_cleanse(v.data(), v.size());
 }
 
 }  // namespace weft::wireguard

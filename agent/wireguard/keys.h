@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -60,6 +61,11 @@ absl::StatusOr<Key> ParseBase64Key(absl::string_view text);
 std::string ToHex(const Key& key);
 // 64 hex digits, either case.
 absl::StatusOr<Key> ParseHexKey(absl::string_view text);
+
+// Overwrites a buffer that held key material (and empties a string), so a
+// freed copy of a private key does not linger in the heap.
+void Wipe(std::string& s);
+void Wipe(std::vector<uint8_t>& v);
 
 // The node's private key file: one line of base64 (what `wg genkey` writes).
 // An existing file must be a regular file owned by this user that neither

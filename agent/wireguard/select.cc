@@ -1,3 +1,4 @@
+#include "common/netns/process.h"
 #include "agent/wireguard/select.h"
 
 #include "absl/strings/str_cat.h"
@@ -120,7 +121,7 @@ absl::StatusOr<std::unique_ptr<Device>> OpenDevice(const OpenOptions& o) {
   }
   auto kernel = OpenKernel(o, std::nullopt);
   if (kernel.ok()) return kernel;
-  if (auto program = FindProgram(o.wireguard_go); !program.ok()) {
+  if (auto program = netns::FindProgram(o.wireguard_go); !program.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat(What(o), ": no WireGuard backend: ", kernel.status().message(),
                      "; userspace backend: ", program.status().message()));

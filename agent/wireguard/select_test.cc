@@ -92,7 +92,7 @@ TEST_F(SelectTest, KernelBackendWithoutTheModuleIsAClearErrorAndLeavesNothing) {
 
 TEST_F(SelectTest, AutoPicksWireguardGoHereSetsMtuAndUpAndAdoptsOnTheNextOpen) {
   if (kernel_) GTEST_SKIP() << "this kernel has WireGuard: auto picks the kernel";
-  if (!FindProgram("wireguard-go").ok()) GTEST_SKIP() << "wireguard-go is not installed";
+  if (!netns::FindProgram("wireguard-go").ok()) GTEST_SKIP() << "wireguard-go is not installed";
   auto dev = OpenDevice(options_);
   ASSERT_TRUE(dev.ok()) << dev.status();
   EXPECT_EQ((*dev)->kind(), "userspace");

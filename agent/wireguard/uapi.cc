@@ -32,11 +32,6 @@ constexpr size_t kMaxAnswerBytes = 64u << 20;
 constexpr absl::Duration kIoTimeout = absl::Seconds(5);
 constexpr absl::Duration kStopGrace = absl::Seconds(5);
 
-void Wipe(std::string& s) {
-  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
-  s.clear();
-}
-
 absl::Status ErrnoStatus(int err, const std::string& msg) {
   std::string text = absl::StrCat(msg, ": ", strerror(err));
   switch (err) {
@@ -374,25 +369,6 @@ absl::Status UapiDevice::Apply(const DeviceConfig& config) {
   return ParseUapiErrno(*answer, what);
 }
 
-absl::StatusOr<std::string> FindProgram(const std::string& program) {
-  auto usable = [](const std::string& p) {
-    struct stat st;
-    return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(p.c_str(), X_OK) == 0;
-  };
-  if (program.find('/') != std::string::npos) {
-    if (usable(program)) return program;
-    return absl::NotFoundError(
-        absl::StrCat("program ", program, " does not exist or is not executable"));
-  }
-  std::string path;
-  if (const char* env = std::getenv("PATH"); env != nullptr) path = env;
-  absl::StrAppend(&path, ":/usr/sbin:/usr/bin:/sbin:/bin");
-  for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
-    std::string candidate = absl::StrCat(dir, "/", program);
-    if (usable(candidate)) return candidate;
-  }
-  return absl::NotFoundError(absl::StrCat("program \"", program, "\" not found in $PATH"));
-}
 
 absl::StatusOr<std::unique_ptr<UapiDevice>> EnsureUserspaceDevice(const UserspaceOptions& options) {
   const std::string& ifname = options.ifname;
@@ -466,7 +442,7 @@ absl::StatusOr<std::unique_ptr<UapiDevice>> EnsureUserspaceDevice(const Userspac
     RETURN_IF_ERROR(netns::Stop(known, is_ours, kStopGrace));
   }
 
-  ASSIGN_OR_RETURN(std::string program, FindProgram(options.wireguard_go));
+  ASSIGN_OR_RETURN(std::string program, netns::FindProgram(options.wireguard_go));
   if (absl::Status s = MakeDirs(DirOf(options.pid_file), 0700); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(what, ": pid file folder: ", s.message()));
   }

@@ -130,9 +130,6 @@ absl::StatusOr<std::unique_ptr<UapiDevice>> EnsureUserspaceDevice(const Userspac
 absl::Status StopUserspaceDevice(const std::string& pid_file, const std::string& ifname,
                                  const std::string& program = "wireguard-go");
 
-// The path of `program` (a path, or a name looked up in $PATH, then
-// /usr/sbin:/usr/bin:/sbin:/bin); NotFound otherwise.
-absl::StatusOr<std::string> FindProgram(const std::string& program);
 
 }  // namespace weft::wireguard
 

@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/netns/process.h"
 #include "agent/wireguard/uapi.h"
 #include "gtest/gtest.h"
 
@@ -325,14 +326,6 @@ TEST(UapiDeviceTest, MissingOrBrokenSocketIsAClearError) {
   EXPECT_EQ(UapiDevice::Open("../etc", "").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(UapiDevice::Open("a-name-longer-than-15", "").status().code(),
             absl::StatusCode::kInvalidArgument);
-}
-
-TEST(UapiDeviceTest, FindProgramLooksInPath) {
-  auto sh = FindProgram("sh");
-  ASSERT_TRUE(sh.ok()) << sh.status();
-  EXPECT_TRUE(absl::EndsWith(*sh, "/sh"));
-  EXPECT_EQ(FindProgram("weft-no-such-program").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(FindProgram("/nonexistent/wireguard-go").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -87,7 +87,7 @@ class UapiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!weft::testing::HaveRoot()) GTEST_SKIP() << "needs root for namespaces and wireguard-go";
-    if (!FindProgram("wireguard-go").ok()) GTEST_SKIP() << "wireguard-go is not installed";
+    if (!netns::FindProgram("wireguard-go").ok()) GTEST_SKIP() << "wireguard-go is not installed";
     weft::testing::RemoveStaleNamespaces();
     const char* tmp = std::getenv("TEST_TMPDIR");
     tmp_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/uapi-", getpid());

@@ -9,14 +9,13 @@
 #include <bpf/bpf_helpers.h>
 #include <stdbool.h>
 
-#include "bpf/lib/endpoints.h"
 #include "bpf/maps/encrypt.h"
 #include "bpf/maps/netdev.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, WEFT_STRICT4_MAX);
-	__type(key, struct strict4_key);
+	__type(key, struct lpm4_key);
 	__type(value, __u32);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -40,7 +39,7 @@ struct {
 static __always_inline bool strict4_violation(const struct netdev_info *dev,
 					      const struct iphdr *ip)
 {
-	struct strict4_key key = {};
+	struct lpm4_key key = {};
 	__u32 zero = 0;
 	__u64 *drops;
 

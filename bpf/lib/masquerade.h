@@ -26,7 +26,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, WEFT_NONMASQ4_MAX);
-	__type(key, struct nonmasq4_key);
+	__type(key, struct lpm4_key);
 	__type(value, __u32);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -39,7 +39,7 @@ static __always_inline const struct netdev_info *lookup_netdev(__u32 ifindex)
 
 static __always_inline bool nonmasq4_contains(__be32 addr)
 {
-	struct nonmasq4_key key = {};
+	struct lpm4_key key = {};
 
 	key.prefixlen = 32;
 	key.addr = addr;

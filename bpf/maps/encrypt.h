@@ -19,20 +19,12 @@
 
 #include <linux/types.h>
 
-#include "bpf/lib/layout.h"
+#include "bpf/maps/lpm4.h"
 
 #define WEFT_STRICT4_MAP weft_strict4_v1
 #define WEFT_STRICT4_MAX 16384
 #define WEFT_STRICT_DROPS_MAP weft_strict_drops_v1
 
-/* LPM trie key: the prefix length comes first, then the address bits. */
-struct strict4_key {
-	__u32 prefixlen;  /* 0..32 */
-	__be32 addr;      /* host bits zero */
-};
-
-/* Value: __u32, reserved, 0. */
-
-WEFT_LAYOUT_ASSERT(sizeof(struct strict4_key) == 8, "strict4_key layout");
+/* weft_strict4 key: struct lpm4_key (lpm4.h). Value: __u32, reserved, 0. */
 
 #endif /* WEFT_BPF_MAPS_ENCRYPT_H_ */

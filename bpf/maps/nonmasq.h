@@ -9,19 +9,11 @@
 
 #include <linux/types.h>
 
-#include "bpf/lib/layout.h"
+#include "bpf/maps/lpm4.h"
 
 #define WEFT_NONMASQ4_MAP weft_nonmasq4_v1
 #define WEFT_NONMASQ4_MAX 16384
 
-/* LPM trie key: the prefix length comes first, then the address bits. */
-struct nonmasq4_key {
-	__u32 prefixlen;  /* 0..32 */
-	__be32 addr;      /* host bits zero */
-};
-
-/* Value: __u32, reserved, 0. */
-
-WEFT_LAYOUT_ASSERT(sizeof(struct nonmasq4_key) == 8, "nonmasq4_key layout");
+/* Key: struct lpm4_key (lpm4.h). Value: __u32, reserved, 0. */
 
 #endif /* WEFT_BPF_MAPS_NONMASQ_H_ */

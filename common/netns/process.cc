@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,16 +41,11 @@ absl::Status Errno(const std::string& what, int err) {
 
 // argv[0] as given when it holds a '/', else the first executable of that name
 // in $PATH or the usual system folders (sbin first: `ip` lives there).
+// A path is used as given (exec reports what is wrong with it); a name is
+// looked up.
 absl::StatusOr<std::string> ResolveProgram(const std::string& name) {
   if (name.find('/') != std::string::npos) return name;
-  std::string path;
-  if (const char* env = std::getenv("PATH"); env != nullptr) path = env;
-  absl::StrAppend(&path, ":/usr/sbin:/usr/bin:/sbin:/bin");
-  for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
-    std::string candidate = absl::StrCat(dir, "/", name);
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return absl::NotFoundError(absl::StrCat("program \"", name, "\" not found in $PATH"));
+  return FindProgram(name);
 }
 
 // Reads what is available on a non-blocking descriptor; false at end of file.
@@ -72,6 +68,26 @@ int ExitCode(int wait_status) {
   if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
   if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
   return -1;
+}
+
+absl::StatusOr<std::string> FindProgram(const std::string& program) {
+  auto usable = [](const std::string& p) {
+    struct stat st;
+    return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(p.c_str(), X_OK) == 0;
+  };
+  if (program.find('/') != std::string::npos) {
+    if (usable(program)) return program;
+    return absl::NotFoundError(
+        absl::StrCat("program ", program, " does not exist or is not executable"));
+  }
+  std::string path;
+  if (const char* env = std::getenv("PATH"); env != nullptr) path = env;
+  absl::StrAppend(&path, ":/usr/sbin:/usr/bin:/sbin:/bin");
+  for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
+    std::string candidate = absl::StrCat(dir, "/", program);
+    if (usable(candidate)) return candidate;
+  }
+  return absl::NotFoundError(absl::StrCat("program \"", program, "\" not found in $PATH"));
 }
 
 absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {

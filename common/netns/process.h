@@ -57,6 +57,11 @@ struct SpawnOptions {
   bool terminate_with_parent = false;
 };
 
+// The path of `program`: a path (must be an executable regular file), or a
+// name looked up in $PATH, then /usr/sbin:/usr/bin:/sbin:/bin. NotFound
+// otherwise.
+absl::StatusOr<std::string> FindProgram(const std::string& program);
+
 // Starts the process; returns its PID. The child starts with no blocked and no
 // ignored signals, and with no descriptors but 0-2 (and 3 when extra_fd is set).
 absl::StatusOr<pid_t> Spawn(const SpawnOptions& options);

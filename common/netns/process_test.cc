@@ -47,6 +47,15 @@ TEST(ProcessTest, MissingProgramIsAnError) {
   EXPECT_NE(pid.status().message().find("No such file"), std::string::npos) << pid.status();
 }
 
+TEST(ProcessTest, FindProgramLooksInPathAndChecksPaths) {
+  auto sh = FindProgram("sh");
+  ASSERT_TRUE(sh.ok()) << sh.status();
+  EXPECT_EQ(sh->substr(sh->rfind('/')), "/sh");
+  EXPECT_EQ(FindProgram("weft-no-such-program").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(FindProgram("/nonexistent/wireguard-go").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(FindProgram("/etc").status().code(), absl::StatusCode::kNotFound);  // not a file
+}
+
 TEST(ProcessTest, ChildStartsWithSignalsUnblocked) {
   // The caller blocks SIGTERM (as the lab controller does); the child must not.
   sigset_t term, old;
