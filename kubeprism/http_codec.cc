@@ -68,8 +68,27 @@ bool IsIpLiteral(absl::string_view host) {
 }
 
 absl::StatusOr<ServerUrl> ParseServerUrl(absl::string_view server) {
+  // User info (user:password@) may hold a password, and where it ends is unclear in
+  // a malformed URL ("https://u:pa/ss@h"): messages show nothing up to the last '@'
+  // but the scheme, and quote nothing from that part.
+  const size_t at = server.rfind('@');
+  const size_t secret_end = at == absl::string_view::npos ? 0 : at + 1;
+  std::string shown(server);
+  if (secret_end != 0) {
+    const size_t scheme_end = server.find("://");
+    const absl::string_view scheme =
+        scheme_end == absl::string_view::npos ? "" : server.substr(0, scheme_end);
+    const bool is_scheme = !scheme.empty() && scheme_end < at &&
+                           absl::ascii_isalpha(static_cast<unsigned char>(scheme.front())) &&
+                           std::all_of(scheme.begin(), scheme.end(), [](char c) {
+                             return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                                    c == '+' || c == '-' || c == '.';
+                           });
+    shown = absl::StrCat(is_scheme ? server.substr(0, scheme_end + 3) : "", "***@",
+                         server.substr(secret_end));
+  }
   auto invalid = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("server \"", server, "\": ", why));
+    return absl::InvalidArgumentError(absl::StrCat("server \"", shown, "\": ", why));
   };
   const size_t scheme_end = server.find("://");
   if (scheme_end == absl::string_view::npos || scheme_end == 0) return invalid("not a URL");
@@ -117,7 +136,9 @@ absl::StatusOr<ServerUrl> ParseServerUrl(absl::string_view server) {
   if (url.host.empty()) return invalid("not a URL");
   if (has_port && (!absl::SimpleAtoi(port, &url.port) || url.port < 1 || url.port > 65535 ||
                    !std::all_of(port.begin(), port.end(), absl::ascii_isdigit))) {
-    return invalid(absl::StrCat("bad port \"", port, "\""));
+    const bool may_be_secret = port.data() < server.data() + secret_end;
+    return invalid(may_be_secret ? std::string("bad port")
+                                 : absl::StrCat("bad port \"", port, "\""));
   }
   while (absl::ConsumeSuffix(&path, "/")) {
   }
@@ -203,7 +224,7 @@ ResponseParser::ResponseParser(bool head_request, size_t max_head_bytes)
     : head_request_(head_request), max_head_bytes_(max_head_bytes) {}
 
 bool ResponseParser::reusable() const {
-  return done() && keep_alive_ && framing_ != BodyFraming::kUntilClose;
+  return done() && keep_alive_ && framing_ != BodyFraming::kUntilClose && !trailing_;
 }
 
 absl::StatusOr<size_t> ResponseParser::FeedHead(absl::string_view in) {
@@ -377,6 +398,8 @@ absl::StatusOr<size_t> ResponseParser::Feed(absl::string_view in, std::string* b
         break;
     }
   }
+  // Bytes after the response: the server is out of step with us (or smuggling).
+  if (used < in.size()) trailing_ = true;
   return used;
 }
 
@@ -443,13 +466,23 @@ absl::Status GzipDecoder::Decode(absl::string_view in, std::string* out) {
 }
 
 absl::Status GzipDecoder::Finish() const {
-  if (!state_->ended) return absl::InvalidArgumentError("gzip body: ends early");
+  if (!state_->ended && state_->z.total_in != 0) {
+    return absl::InvalidArgumentError("gzip body: ends early");
+  }
   return absl::OkStatus();
 }
 
 bool LineSplitter::Feed(absl::string_view data, const LineFn& on_line) {
+  if (too_long_) return false;
   while (!data.empty()) {
     const size_t nl = data.find('\n');
+    const size_t length = nl == absl::string_view::npos ? data.size() : nl;
+    if (partial_.size() + length > max_line_bytes_) {
+      too_long_ = true;
+      partial_.clear();
+      partial_.shrink_to_fit();
+      return false;
+    }
     if (nl == absl::string_view::npos) {
       partial_.append(data.data(), data.size());
       return true;
@@ -471,6 +504,7 @@ bool LineSplitter::Feed(absl::string_view data, const LineFn& on_line) {
 }
 
 bool LineSplitter::Flush(const LineFn& on_line) {
+  if (too_long_) return false;
   if (partial_.empty()) return true;
   const std::string line = std::move(partial_);
   partial_.clear();

@@ -31,7 +31,8 @@ struct ServerUrl {
 };
 
 // https://host[:port][/path]. Any other scheme, user info, a query or a fragment is
-// an InvalidArgument error naming the server.
+// an InvalidArgument error naming the server, without anything up to its last '@'
+// (user info may hold a password, and a malformed URL does not say where it ends).
 absl::StatusOr<ServerUrl> ParseServerUrl(absl::string_view server);
 
 // The Host header for `host` (as in ServerUrl::host) and `port`: the port is left
@@ -74,6 +75,9 @@ enum class BodyFraming {
 // Limits against a misbehaving server (the agent must not grow without bound).
 inline constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
 inline constexpr size_t kMaxChunkLineBytes = 4096;
+// One line of a watch stream is one event (an object): far above any object the
+// API server stores (etcd's limit is about 1.5 MiB).
+inline constexpr size_t kMaxStreamLineBytes = size_t{64} << 20;
 
 // One response, fed in whatever pieces the connection delivers. Interim 1xx
 // responses are skipped. Errors are InvalidArgument (a response we cannot read)
@@ -84,7 +88,7 @@ class ResponseParser {
 
   // Consumes a prefix of `in`, appending body bytes (framing removed) to `body`.
   // Less than all of `in` is consumed only once the response is complete: the
-  // rest is not part of it.
+  // rest is not part of it, and the connection is then not reusable().
   absl::StatusOr<size_t> Feed(absl::string_view in, std::string* body);
 
   // The server closed the connection. OK when the response is complete (an
@@ -97,7 +101,8 @@ class ResponseParser {
   BodyFraming framing() const { return framing_; }
   bool done() const { return state_ == State::kDone; }
   // The connection can carry the next request: the response is complete, framed,
-  // and neither side asked to close (HTTP/1.1, or HTTP/1.0 with keep-alive).
+  // neither side asked to close (HTTP/1.1, or HTTP/1.0 with keep-alive), and no
+  // bytes came after it.
   bool reusable() const;
 
  private:
@@ -124,6 +129,7 @@ class ResponseParser {
   std::string line_;         // the head, a chunk-size line or trailers read so far
   uint64_t remaining_ = 0;   // bytes left of the Content-Length body or of the chunk
   bool bytes_seen_ = false;  // anything of a response arrived
+  bool trailing_ = false;    // Feed was given bytes after the end of the response
 };
 
 // Content-Encoding: gzip, decoded incrementally (zlib).
@@ -137,7 +143,8 @@ class GzipDecoder {
   // Appends what `in` decodes to to `out`; InvalidArgument for corrupt data or
   // bytes after the end of the gzip stream.
   absl::Status Decode(absl::string_view in, std::string* out);
-  // InvalidArgument if the gzip stream has not ended.
+  // InvalidArgument if the gzip stream began but has not ended. Nothing decoded at
+  // all (an empty body, a HEAD request, a 204) is OK.
   absl::Status Finish() const;
 
  private:
@@ -146,17 +153,25 @@ class GzipDecoder {
 };
 
 // Splits a watch stream into lines (without "\n" or "\r\n"); empty lines are
-// skipped. Lines may span Feed calls.
+// skipped. Lines may span Feed calls, up to `max_line_bytes` each.
 class LineSplitter {
  public:
   using LineFn = std::function<bool(absl::string_view line)>;
-  // Calls `on_line` (when set) for each complete line; false once it returned false.
+  explicit LineSplitter(size_t max_line_bytes = kMaxStreamLineBytes)
+      : max_line_bytes_(max_line_bytes) {}
+  // Calls `on_line` (when set) for each complete line; false once it returned
+  // false or a line grew longer than the limit (then too_long()).
   bool Feed(absl::string_view data, const LineFn& on_line);
   // At a clean end: the last line when it had no newline. False if `on_line` said stop.
   bool Flush(const LineFn& on_line);
+  // A line grew past the limit; nothing more is split.
+  bool too_long() const { return too_long_; }
+  size_t max_line_bytes() const { return max_line_bytes_; }
 
  private:
+  const size_t max_line_bytes_;
   std::string partial_;
+  bool too_long_ = false;
 };
 
 }  // namespace weft::kubeprism

@@ -54,6 +54,30 @@ TEST(ParseServerUrlTest, RejectsWhatItCannotServe) {
   EXPECT_THAT(ParseServerUrl("https://h/x?y=1").status().message(), HasSubstr("no query"));
 }
 
+TEST(ParseServerUrlTest, ErrorsDoNotRepeatUserInfo) {
+  const std::string user_info =
+      std::string(ParseServerUrl("https://admin:hunter2@10.0.0.1:6443").status().message());
+  EXPECT_EQ(user_info,
+            "server \"https://***@10.0.0.1:6443\": user info in the URL is not supported (use a "
+            "token or a client certificate)");
+  // Where the user info ends is unclear when the password holds a '/', '?', '#' or
+  // '@', or the scheme is missing or wrong: nothing up to the last '@' is shown.
+  for (const char* bad :
+       {"https://admin:hun/ter2@h", "https://admin:hun:ter2@h:1", "https://admin:hun?ter2@h",
+        "https://admin:hun#ter2@h", "https://admin:hun@ter2@h", "admin:hunter2@h",
+        "http://admin:hunter2@h", "https://admin:hun/ter2@h/x?y=1"}) {
+    const absl::Status s = ParseServerUrl(bad).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(s.message(), Not(HasSubstr("hun"))) << bad << ": " << s.message();
+    EXPECT_THAT(s.message(), Not(HasSubstr("ter2"))) << bad << ": " << s.message();
+    EXPECT_THAT(s.message(), Not(HasSubstr("admin"))) << bad << ": " << s.message();
+  }
+  // A path may hold '@'.
+  auto path = ParseServerUrl("https://h/@x");
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_EQ(path->base_path, "/@x");
+}
+
 TEST(HostHeaderTest, LeavesOutTheDefaultPort) {
   EXPECT_EQ(HostHeader("kube.example", 443), "kube.example");
   EXPECT_EQ(HostHeader("[::1]", 6443), "[::1]:6443");
@@ -173,6 +197,15 @@ TEST(ResponseParserTest, StopsAtTheEndOfTheResponse) {
   EXPECT_EQ(*used, two.find("okHTTP") + 2);
   EXPECT_EQ(body, "ok");
   EXPECT_TRUE(parser.done());
+  // The server is out of step: the connection is not reused.
+  EXPECT_FALSE(parser.reusable());
+  ResponseParser exact;
+  ASSERT_TRUE(exact.Feed(two.substr(0, *used), &body).ok());
+  EXPECT_TRUE(exact.reusable());
+  auto after = exact.Feed("x", &body);  // a byte after a complete response
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, 0u);
+  EXPECT_FALSE(exact.reusable());
 }
 
 TEST(ResponseParserTest, ChunkedBodyWithExtensionsAndTrailers) {
@@ -414,6 +447,17 @@ TEST(GzipDecoderTest, TruncatedCorruptAndTrailingData) {
   }
 }
 
+TEST(GzipDecoderTest, NothingDecodedFinishesCleanly) {
+  GzipDecoder decoder;
+  std::string out;
+  EXPECT_TRUE(decoder.Finish().ok());  // HEAD, 204, an empty body
+  ASSERT_TRUE(decoder.Decode("", &out).ok());
+  EXPECT_TRUE(decoder.Finish().ok());
+  const std::string compressed = Gzip("x");
+  ASSERT_TRUE(decoder.Decode(absl::string_view(compressed).substr(0, 3), &out).ok());
+  EXPECT_THAT(decoder.Finish().message(), HasSubstr("ends early"));
+}
+
 // ---- lines ----
 
 TEST(LineSplitterTest, LinesAcrossPiecesWithoutEmptyOnes) {
@@ -438,6 +482,35 @@ TEST(LineSplitterTest, FalseStops) {
   int calls = 0;
   EXPECT_FALSE(splitter.Feed("a\nb\nc\n", [&](absl::string_view) { return ++calls < 2; }));
   EXPECT_EQ(calls, 2);
+}
+
+TEST(LineSplitterTest, LinesLongerThanTheLimitStopIt) {
+  std::vector<std::string> lines;
+  auto collect = [&](absl::string_view line) {
+    lines.emplace_back(line);
+    return true;
+  };
+  {
+    LineSplitter splitter(8);
+    EXPECT_EQ(splitter.max_line_bytes(), 8u);
+    EXPECT_TRUE(splitter.Feed("12345678\n1234", collect));  // exactly the limit
+    EXPECT_TRUE(splitter.Feed("5678", collect));
+    EXPECT_FALSE(splitter.too_long());
+    EXPECT_FALSE(splitter.Feed("9", collect));  // a partial line past it
+    EXPECT_TRUE(splitter.too_long());
+    EXPECT_FALSE(splitter.Feed("\nok\n", collect));  // nothing more is split
+    EXPECT_FALSE(splitter.Flush(collect));
+    EXPECT_THAT(lines, ElementsAre("12345678"));
+  }
+  {
+    LineSplitter splitter(8);
+    lines.clear();
+    EXPECT_FALSE(splitter.Feed("a\n123456789\nb\n", collect));  // a whole line past it
+    EXPECT_TRUE(splitter.too_long());
+    EXPECT_THAT(lines, ElementsAre("a"));
+  }
+  EXPECT_FALSE(LineSplitter().too_long());
+  EXPECT_EQ(LineSplitter().max_line_bytes(), kMaxStreamLineBytes);
 }
 
 }  // namespace

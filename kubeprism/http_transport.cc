@@ -477,6 +477,9 @@ absl::StatusOr<SslCtxPtr> NewSslContext(const ClientConfig& config) {
       ReadCertificates(config.ca_pem, "certificate authority data");
   if (!cas.ok()) return unusable(cas.status().message());
   X509_STORE* store = SSL_CTX_get_cert_store(ctx.get());
+  // Any configured certificate is a trust anchor, also an intermediate CA (as curl
+  // has it): the chain need not reach a self-signed root.
+  X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
   for (const X509Ptr& ca : *cas) {
     if (X509_STORE_add_cert(store, ca.get()) != 1) {
       const unsigned long last = ERR_peek_last_error();
@@ -619,13 +622,18 @@ absl::StatusOr<std::unique_ptr<HttpTransport>> HttpTransport::Create(ClientConfi
   }
   ASSIGN_OR_RETURN(SslCtxPtr ctx, NewSslContext(config));
   return std::unique_ptr<HttpTransport>(
-      new HttpTransport(std::move(config), std::move(endpoints), ctx.release()));
+      new HttpTransport(std::move(endpoints), ctx.release(), std::move(config.token),
+                        std::move(config.token_file), config.connect_timeout));
 }
 
-HttpTransport::HttpTransport(ClientConfig config, std::vector<Endpoint> endpoints, ssl_ctx_st* ctx)
-    : config_(std::move(config)), endpoints_(std::move(endpoints)), ctx_(ctx) {
+HttpTransport::HttpTransport(std::vector<Endpoint> endpoints, ssl_ctx_st* ctx, std::string token,
+                             std::string token_file, absl::Duration connect_timeout)
+    : endpoints_(std::move(endpoints)),
+      ctx_(ctx),
+      token_file_(std::move(token_file)),
+      connect_timeout_(connect_timeout) {
   absl::MutexLock lock(&token_mu_);
-  token_ = config_.token;
+  token_ = std::move(token);
   token_read_ = absl::Now();
 }
 
@@ -643,8 +651,8 @@ std::string HttpTransport::server() const {
 
 std::string HttpTransport::Token() {
   absl::MutexLock lock(&token_mu_);
-  if (!config_.token_file.empty() && absl::Now() - token_read_ > kTokenRereadInterval) {
-    absl::StatusOr<std::string> fresh = ReadFileForConfig(config_.token_file, "tokenFile");
+  if (!token_file_.empty() && absl::Now() - token_read_ > kTokenRereadInterval) {
+    absl::StatusOr<std::string> fresh = ReadFileForConfig(token_file_, "tokenFile");
     token_read_ = absl::Now();
     if (fresh.ok()) {
       token_ = std::string(absl::StripAsciiWhitespace(*fresh));
@@ -792,29 +800,37 @@ absl::Status HttpTransport::WithFallback(TryFn try_server) {
 
 namespace {
 
+// Reads once from `c` and feeds what arrived to `parser`, appending body bytes
+// to `out`. At the end of the connection the parser decides: a complete response
+// (an until-close body ends here) is OK and done(), anything else is a lost
+// connection. Bytes the parser cannot read are a bad response.
+absl::Status ReadResponsePart(TlsConnection& c, const IoLimits& limits, ResponseParser& parser,
+                              std::string* out) {
+  char buf[kReadBuffer];
+  ASSIGN_OR_RETURN(const size_t n, c.Read(buf, sizeof(buf), limits));
+  if (n == 0) {
+    absl::Status eof = parser.Eof();
+    if (!eof.ok())
+      return TransportError(TransportFailure::kConnectionLost, eof.message(), c.server());
+    return absl::OkStatus();
+  }
+  absl::StatusOr<size_t> used = parser.Feed(absl::string_view(buf, n), out);
+  if (!used.ok()) {
+    return TransportError(TransportFailure::kBadResponse, used.status().message(), c.server());
+  }
+  return absl::OkStatus();
+}
+
 // Sends a unary request on `c` and reads its response.
 absl::Status Exchange(TlsConnection& c, absl::string_view request_bytes, bool head_request,
                       const IoLimits& limits, Response* response, bool* reusable) {
   RETURN_IF_ERROR(c.WriteAll(request_bytes, limits));
   ResponseParser parser(head_request);
   std::unique_ptr<GzipDecoder> gzip;
-  size_t compressed = 0;
-  bool encoding_known = false, trailing_bytes = false;
+  bool encoding_known = false;
   std::string chunk, body;
-  char buf[kReadBuffer];
   while (!parser.done()) {
-    ASSIGN_OR_RETURN(const size_t n, c.Read(buf, sizeof(buf), limits));
-    if (n == 0) {
-      absl::Status eof = parser.Eof();
-      if (!eof.ok())
-        return TransportError(TransportFailure::kConnectionLost, eof.message(), c.server());
-      break;
-    }
-    absl::StatusOr<size_t> used = parser.Feed(absl::string_view(buf, n), &chunk);
-    if (!used.ok()) {
-      return TransportError(TransportFailure::kBadResponse, used.status().message(), c.server());
-    }
-    trailing_bytes = trailing_bytes || *used < n;
+    RETURN_IF_ERROR(ReadResponsePart(c, limits, parser, &chunk));
     if (parser.head_done() && !encoding_known) {
       encoding_known = true;
       const std::string encoding = absl::AsciiStrToLower(
@@ -829,7 +845,6 @@ absl::Status Exchange(TlsConnection& c, absl::string_view request_bytes, bool he
     }
     absl::Status decoded = absl::OkStatus();
     if (gzip != nullptr) {
-      compressed += chunk.size();
       decoded = gzip->Decode(chunk, &body);
     } else {
       body += chunk;
@@ -843,45 +858,34 @@ absl::Status Exchange(TlsConnection& c, absl::string_view request_bytes, bool he
                             c.server());
     }
   }
-  if (gzip != nullptr && compressed > 0) {
+  if (gzip != nullptr) {
+    // OK for a body that never began (HEAD, 204, an empty body).
     absl::Status finished = gzip->Finish();
     if (!finished.ok())
       return TransportError(TransportFailure::kBadResponse, finished.message(), c.server());
   }
   response->status = parser.head().status;
   response->body = std::move(body);
-  *reusable = parser.reusable() && !trailing_bytes;
+  *reusable = parser.reusable();
   return absl::OkStatus();
 }
 
-// Sends a stream request on `c` and hands the response to `handlers` until it ends.
+// Sends a stream request on `c` and hands the response to `handlers` until it
+// ends. result->status is set (non-zero) once the response head arrived.
 absl::Status ReadStream(TlsConnection& c, absl::string_view request_bytes, absl::Duration silence,
-                        const StreamHandlers& handlers, CancelToken* cancel, StreamResult* result,
-                        bool* head_seen) {
+                        const StreamHandlers& handlers, CancelToken* cancel, StreamResult* result) {
   IoLimits limits{absl::Now() + silence, cancel,
                   absl::StrCat("no data for ", absl::FormatDuration(silence))};
   RETURN_IF_ERROR(c.WriteAll(request_bytes, limits));
   ResponseParser parser;
   LineSplitter lines;
   std::string body;
-  char buf[kReadBuffer];
   const auto success = [&] { return result->status >= 200 && result->status < 300; };
   while (!parser.done()) {
     // A stream silent for longer than this is dead (the server ends watches itself).
     limits.deadline = absl::Now() + silence;
-    ASSIGN_OR_RETURN(const size_t n, c.Read(buf, sizeof(buf), limits));
-    if (n == 0) {
-      absl::Status eof = parser.Eof();
-      if (!eof.ok())
-        return TransportError(TransportFailure::kConnectionLost, eof.message(), c.server());
-      break;
-    }
-    absl::StatusOr<size_t> used = parser.Feed(absl::string_view(buf, n), &body);
-    if (!used.ok()) {
-      return TransportError(TransportFailure::kBadResponse, used.status().message(), c.server());
-    }
-    if (parser.head_done() && !*head_seen) {
-      *head_seen = true;
+    RETURN_IF_ERROR(ReadResponsePart(c, limits, parser, &body));
+    if (parser.head_done() && result->status == 0) {
       result->status = parser.head().status;
       if (handlers.on_status && !handlers.on_status(result->status)) {
         result->cancelled = true;
@@ -890,6 +894,12 @@ absl::Status ReadStream(TlsConnection& c, absl::string_view request_bytes, absl:
     }
     if (success()) {
       if (!lines.Feed(body, handlers.on_line)) {
+        if (lines.too_long()) {
+          return TransportError(
+              TransportFailure::kBadResponse,
+              absl::StrCat("stream line longer than ", lines.max_line_bytes(), " bytes"),
+              c.server());
+        }
         result->cancelled = true;
         return absl::OkStatus();
       }
@@ -918,7 +928,7 @@ absl::Status HttpTransport::DoOn(size_t index, const Request& request, const std
     const bool reused = connection != nullptr;
     if (!reused) {
       ASSIGN_OR_RETURN(connection,
-                       Connect(endpoint, std::min(deadline, absl::Now() + config_.connect_timeout),
+                       Connect(endpoint, std::min(deadline, absl::Now() + connect_timeout_),
                                request.cancel, connect_failed));
     }
     const uint64_t read_before = connection->bytes_read();
@@ -952,18 +962,18 @@ absl::Status HttpTransport::StreamOn(size_t index, const Request& request, const
   ASSIGN_OR_RETURN(const std::string bytes, RequestBytes(endpoint, request, token, false));
   // A connection of its own: a watch holds it for minutes, and cancelling shuts it down.
   absl::StatusOr<std::unique_ptr<TlsConnection>> connection =
-      Connect(endpoint, absl::Now() + config_.connect_timeout, cancel, connect_failed);
+      Connect(endpoint, absl::Now() + connect_timeout_, cancel, connect_failed);
   absl::Status s = connection.status();
-  bool head_seen = false;
   if (connection.ok()) {
     if (cancel != nullptr) cancel->SetSocket((*connection)->fd());
-    s = ReadStream(**connection, bytes, request.timeout, handlers, cancel, result, &head_seen);
+    s = ReadStream(**connection, bytes, request.timeout, handlers, cancel, result);
     // Forget the socket before it is closed, so a reused descriptor is never touched.
     if (cancel != nullptr) cancel->SetSocket(-1);
   }
   if (cancel != nullptr && cancel->cancelled()) result->cancelled = true;
   if (result->cancelled) return absl::OkStatus();
-  if (!s.ok() && head_seen) {
+  // The head arrived (Stream starts each server's attempt from a fresh result).
+  if (!s.ok() && result->status != 0) {
     return absl::UnavailableError(
         absl::StrCat("stream from ", endpoint.server, " lost: ", s.message()));
   }

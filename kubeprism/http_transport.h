@@ -54,7 +54,8 @@ class HttpTransport : public Transport {
   };
   struct IdleConnection;
 
-  HttpTransport(ClientConfig config, std::vector<Endpoint> endpoints, ssl_ctx_st* ctx);
+  HttpTransport(std::vector<Endpoint> endpoints, ssl_ctx_st* ctx, std::string token,
+                std::string token_file, absl::Duration connect_timeout);
 
   // Tries each server from the remembered one on, moving on only when a server
   // does not accept connections. `try_server(index, &connect_failed)`.
@@ -74,9 +75,12 @@ class HttpTransport : public Transport {
   void ReturnIdle(size_t index, std::unique_ptr<TlsConnection> connection);
   std::string Token();
 
-  const ClientConfig config_;
+  // Of the ClientConfig only what is needed after Create: the credentials are in
+  // ctx_, and the token in token_.
   const std::vector<Endpoint> endpoints_;
   ssl_ctx_st* const ctx_;
+  const std::string token_file_;  // re-read every so often when set
+  const absl::Duration connect_timeout_;
   std::atomic<size_t> active_{0};
 
   absl::Mutex pool_mu_;

@@ -5,10 +5,14 @@
 // kube-apiserver look-alike.
 #include "kubeprism/http_transport.h"
 
+#include <dlfcn.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -34,6 +38,32 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kubeprism/logging.h"
+#include "kubeprism/transport.h"
+
+// ---- the resolver, watched ----
+
+namespace {
+std::atomic<int> resolver_calls{0};
+// Resolved by the resolver below to 127.0.0.1, to show that it is the one the
+// transport calls.
+constexpr char kResolverProbeName[] = "weft-resolver-probe.test";
+}  // namespace
+
+// Interposes on the C library's getaddrinfo for this test binary: counts the
+// calls, answers kResolverProbeName itself, and passes everything else on.
+extern "C" int getaddrinfo(const char* node, const char* service, const addrinfo* hints,
+                           addrinfo** res) noexcept {
+  using Fn = int (*)(const char*, const char*, const addrinfo*, addrinfo**);
+  static const Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "getaddrinfo"));
+  ++resolver_calls;
+  if (node != nullptr && std::string(node) == kResolverProbeName) {
+    addrinfo numeric{};
+    if (hints != nullptr) numeric = *hints;
+    numeric.ai_flags |= AI_NUMERICHOST;
+    return real("127.0.0.1", service, &numeric, res);
+  }
+  return real(node, service, hints, res);
+}
 
 namespace weft::kubeprism {
 namespace {
@@ -94,6 +124,12 @@ TEST(TransportErrorTest, CodesCallersActOn) {
   }
 }
 
+TEST(EscapeQueryComponentTest, KeepsOnlyUnreservedCharacters) {
+  EXPECT_EQ(EscapeQueryComponent("aZ09-._~"), "aZ09-._~");
+  EXPECT_EQ(EscapeQueryComponent("a=b&c d/\xc3\xa9"), "a%3Db%26c%20d%2F%C3%A9");
+  EXPECT_EQ(EncodeQuery({{"label Selector", "app=web"}}), "label%20Selector=app%3Dweb");
+}
+
 // ---- scripted TLS servers ----
 
 struct Pki {
@@ -113,6 +149,20 @@ Pki NewPki() {
 struct ClientCredentials {
   std::string cert_pem, key_pem;
 };
+
+// A CA issued by `root` (not self-signed): a chain through it ends at the root.
+pki::CertificateAndKey IssueIntermediate(const pki::CertificateAndKey& root) {
+  pki::CaOptions options;
+  options.common_name = "weft-intermediate";
+  auto ca = pki::GenerateCa(options);
+  EXPECT_TRUE(ca.ok()) << ca.status();
+  X509* cert = ca->cert.get();
+  EXPECT_EQ(X509_set_issuer_name(cert, X509_get_subject_name(root.cert.get())), 1);
+  EXPECT_GT(X509_sign(cert, root.key.get(), EVP_sha256()), 0);
+  EXPECT_EQ(X509_check_issued(root.cert.get(), cert), X509_V_OK);
+  EXPECT_NE(X509_check_issued(cert, cert), X509_V_OK);
+  return *std::move(ca);
+}
 
 ClientCredentials IssueClient(const Pki& p) {
   pki::ClientCertOptions options;
@@ -184,6 +234,9 @@ struct ServerOptions {
   int64_t valid_seconds = 3600;
   bool require_client_cert = false;
   int max_tls_version = 0;  // 0: OpenSSL's newest
+  // The certificate is issued by an intermediate CA (sent along with it), which
+  // the root CA issued.
+  bool signed_by_intermediate = false;
 };
 
 // A TLS server on 127.0.0.1 running `script` for each connection, on a thread of its own.
@@ -198,11 +251,19 @@ class ScriptedServer {
     cert_options.common_name = "scripted";
     cert_options.sans = options.sans;
     cert_options.valid_seconds = options.valid_seconds;
-    auto cert = pki::IssueServerCert(pki_.ca, cert_options);
+    if (options.signed_by_intermediate) {
+      intermediate_ = IssueIntermediate(pki_.ca);
+      intermediate_pem_ = *pki::CertificateToPem(intermediate_.cert.get());
+    }
+    auto cert = pki::IssueServerCert(options.signed_by_intermediate ? intermediate_ : pki_.ca,
+                                     cert_options);
     EXPECT_TRUE(cert.ok()) << cert.status();
     ctx_ = SSL_CTX_new(TLS_server_method());
     SSL_CTX_use_certificate(ctx_, cert->cert.get());
     SSL_CTX_use_PrivateKey(ctx_, cert->key.get());
+    if (options.signed_by_intermediate) {
+      EXPECT_EQ(SSL_CTX_add1_chain_cert(ctx_, intermediate_.cert.get()), 1);
+    }
     if (options.max_tls_version != 0) SSL_CTX_set_max_proto_version(ctx_, options.max_tls_version);
     if (options.require_client_cert) {
       X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx_), pki_.ca.cert.get());
@@ -236,6 +297,8 @@ class ScriptedServer {
   std::string url() const { return absl::StrCat("https://127.0.0.1:", port_); }
   int port() const { return port_; }
   const Pki& pki() const { return pki_; }
+  // With signed_by_intermediate: the intermediate CA's certificate.
+  const std::string& intermediate_pem() const { return intermediate_pem_; }
   int connections() const { return connections_.load(); }
   std::vector<std::string> server_names() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -295,6 +358,8 @@ class ScriptedServer {
 
   Script script_;
   Pki pki_;
+  pki::CertificateAndKey intermediate_;
+  std::string intermediate_pem_;
   SSL_CTX* ctx_ = nullptr;
   int listen_fd_ = -1;
   int port_ = 0;
@@ -319,16 +384,26 @@ std::string Chunk(absl::string_view data) {
 constexpr absl::string_view kChunkedHead =
     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
 
-std::unique_ptr<HttpTransport> NewTransport(const ClientConfig& config) {
-  auto transport = HttpTransport::Create(config);
-  EXPECT_TRUE(transport.ok()) << transport.status();
-  return transport.ok() ? *std::move(transport) : nullptr;
-}
+// `std::unique_ptr<HttpTransport> var` made from `config`; when Create fails, the
+// test fails and stops here (no null to dereference).
+#define ASSERT_NEW_TRANSPORT(var, config)                                  \
+  auto var##_created = HttpTransport::Create(config);                      \
+  ASSERT_TRUE(var##_created.ok()) << "Create: " << var##_created.status(); \
+  std::unique_ptr<HttpTransport> var = *std::move(var##_created)
 
 Request Get(const std::string& path) {
   Request r;
   r.path = path;
   return r;
+}
+
+// One request on a transport of its own. When Create fails, the test fails and
+// its error is the result.
+absl::StatusOr<Response> DoOnce(const ClientConfig& config, const Request& request) {
+  auto transport = HttpTransport::Create(config);
+  EXPECT_TRUE(transport.ok()) << "Create: " << transport.status();
+  if (!transport.ok()) return transport.status();
+  return (*transport)->Do(request);
 }
 
 // A port on 127.0.0.1 nothing listens on.
@@ -369,7 +444,7 @@ TEST_F(HttpTransportTest, UnaryRequestsShareOneKeptAliveConnection) {
   });
   ClientConfig config = server.Config();
   config.token = "t0ken";
-  auto transport = NewTransport(config);
+  ASSERT_NEW_TRANSPORT(transport, config);
   for (int i = 1; i <= 3; ++i) {
     Request request = Get("/api/v1/pods");
     request.query = {{"labelSelector", "app=web"}, {"limit", "500"}};
@@ -402,7 +477,7 @@ TEST_F(HttpTransportTest, WritesCarryTheirBodyAndDeleteWithoutOneHasNoLength) {
       c.Write(Ok("{}"));
     }
   });
-  auto transport = NewTransport(server.Config());
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
   Request patch = Get("/api/v1/nodes/n1");
   patch.verb = "PATCH";
   patch.body = R"({"metadata":{}})";
@@ -434,7 +509,7 @@ TEST_F(HttpTransportTest, ConnectionClosedWhileIdleIsReplaced) {
     c.Write(Ok("{\"first\":true}"));
     if (c.ReadRequest(&request)) c.Drop();
   });
-  auto transport = NewTransport(server.Config());
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
   for (int i = 0; i < 3; ++i) {
     auto response = transport->Do(Get("/api"));
     ASSERT_TRUE(response.ok()) << i << ": " << response.status();
@@ -450,7 +525,7 @@ TEST_F(HttpTransportTest, ConnectionCloseIsHonoured) {
       c.Write("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}");
     }
   });
-  auto transport = NewTransport(server.Config());
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
   ASSERT_TRUE(transport->Do(Get("/a")).ok());
   ASSERT_TRUE(transport->Do(Get("/b")).ok());
   EXPECT_EQ(server.connections(), 2);
@@ -487,7 +562,7 @@ TEST_F(HttpTransportTest, ChunkedGzipBodiesAreDecoded) {
       c.Write(out);
     }
   });
-  auto transport = NewTransport(server.Config());
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
   auto response = transport->Do(Get("/api/v1/services"));
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->body, body);
@@ -504,7 +579,7 @@ TEST_F(HttpTransportTest, GarbageAndTruncatedResponsesAreErrors) {
       c.Write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort");
     if (absl::StrContains(request, "/nothing")) c.Drop();
   });
-  auto transport = NewTransport(server.Config());
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
   auto garbage = transport->Do(Get("/garbage"));
   EXPECT_EQ(garbage.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(garbage.status().message(),
@@ -522,7 +597,7 @@ TEST_F(HttpTransportTest, GarbageAndTruncatedResponsesAreErrors) {
 
 TEST_F(HttpTransportTest, UnaryTimeoutAndCancellation) {
   ScriptedServer server([&](ScriptedConnection& c) { c.WaitForClose(); });  // never answers
-  auto transport = NewTransport(server.Config());
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
   Request slow = Get("/api");
   slow.timeout = absl::Milliseconds(300);
   const absl::Time start = absl::Now();
@@ -574,7 +649,7 @@ TEST_F(HttpTransportTest, StreamDeliversLinesAcrossChunksUntilTheLastChunk) {
     c.Write(Chunk("{\"type\":\"DELETED\"}"));  // the last line has no newline
     c.Write("0\r\n\r\n");
   });
-  auto transport = NewTransport(server.Config());
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
   Collected got;
   CancelToken cancel;
   auto result = transport->Stream(Get("/api/v1/services?watch=true"), got.Handlers(), &cancel);
@@ -595,7 +670,7 @@ TEST_F(HttpTransportTest, StreamCutInTheMiddleOfAChunkIsLost) {
     c.Write("40\r\n{\"type\":\"MODI");  // 64 bytes announced, 13 sent
     c.Drop();
   });
-  auto transport = NewTransport(server.Config());
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
   Collected got;
   auto result = transport->Stream(Get("/api/v1/services?watch=true"), got.Handlers(), nullptr);
   ASSERT_FALSE(result.ok());
@@ -615,7 +690,7 @@ TEST_F(HttpTransportTest, StreamRefusedCarriesTheErrorBody) {
     c.Write(absl::StrCat("HTTP/1.1 403 Forbidden\r\nContent-Length: ", status.size(), "\r\n\r\n",
                          status));
   });
-  auto transport = NewTransport(server.Config());
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
   Collected got;
   auto result = transport->Stream(Get("/api/v1/pods?watch=true"), got.Handlers(), nullptr);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -632,7 +707,7 @@ TEST_F(HttpTransportTest, HandlerEndsTheStream) {
     c.Write(Chunk("{\"type\":\"ERROR\"}\n{\"type\":\"ADDED\"}\n"));
     c.WaitForClose();
   });
-  auto transport = NewTransport(server.Config());
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
   Collected got;
   auto result = transport->Stream(Get("/w"), got.Handlers(/*stop_after_lines=*/1), nullptr);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -647,7 +722,7 @@ TEST_F(HttpTransportTest, SilentStreamIsDeclaredDead) {
     c.Write(kChunkedHead);
     c.WaitForClose();
   });
-  auto transport = NewTransport(server.Config());
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
   Request watch = Get("/w");
   watch.timeout = absl::Milliseconds(300);
   Collected got;
@@ -666,7 +741,7 @@ TEST_F(HttpTransportTest, CancelTokenEndsABlockedStreamAtOnce) {
     c.Write(kChunkedHead);
     c.WaitForClose();
   });
-  auto transport = NewTransport(server.Config());
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
   CancelToken cancel;
   absl::Notification headers;
   StreamHandlers handlers;
@@ -699,7 +774,7 @@ TEST_F(HttpTransportTest, FallsBackOnlyWhenAServerRefusesConnections) {
   const std::string dead = absl::StrCat("https://127.0.0.1:", DeadPort());
   config.server = dead;
   config.fallback_servers = {server.url()};
-  auto transport = NewTransport(config);
+  ASSERT_NEW_TRANSPORT(transport, config);
   auto response = transport->Do(Get("/api"));
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(transport->server(), server.url());
@@ -713,7 +788,7 @@ TEST_F(HttpTransportTest, FallsBackOnlyWhenAServerRefusesConnections) {
   no_skip.server = broken.url();
   no_skip.ca_pem = broken.pki().ca_pem + server.pki().ca_pem;  // a bundle of two CAs
   no_skip.fallback_servers = {server.url()};
-  auto stays = NewTransport(no_skip);
+  ASSERT_NEW_TRANSPORT(stays, no_skip);
   auto result = stays->Do(Get("/api"));
   EXPECT_THAT(result.status().message(), HasSubstr("malformed HTTP status line"));
   EXPECT_EQ(stays->server(), broken.url());
@@ -723,7 +798,7 @@ TEST_F(HttpTransportTest, RefusedConnectionReadsTheSameEveryTime) {
   ClientConfig config;
   config.server = absl::StrCat("https://127.0.0.1:", DeadPort());
   config.ca_pem = NewPki().ca_pem;
-  auto transport = NewTransport(config);
+  ASSERT_NEW_TRANSPORT(transport, config);
   auto first = transport->Do(Get("/api"));
   auto second = transport->Do(Get("/api"));
   EXPECT_EQ(first.status().code(), absl::StatusCode::kUnavailable);
@@ -743,7 +818,7 @@ TEST_F(HttpTransportTest, ServerCertificateChecks) {
     ServerOptions expired;
     expired.valid_seconds = -60;
     ScriptedServer server(answer, expired);
-    auto result = NewTransport(server.Config())->Do(Get("/api"));
+    auto result = DoOnce(server.Config(), Get("/api"));
     EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_THAT(result.status().message(), HasSubstr("(expiry:"));
     EXPECT_THAT(result.status().message(), HasSubstr("certificate has expired"));
@@ -752,18 +827,18 @@ TEST_F(HttpTransportTest, ServerCertificateChecks) {
     ServerOptions only_a_name;
     only_a_name.sans = {"kube.example"};
     ScriptedServer server(answer, only_a_name);
-    auto by_ip = NewTransport(server.Config())->Do(Get("/api"));
+    auto by_ip = DoOnce(server.Config(), Get("/api"));
     EXPECT_THAT(by_ip.status().message(), HasSubstr("(hostname:"));
     EXPECT_THAT(by_ip.status().message(), HasSubstr("checked for \"127.0.0.1\""));
 
     ClientConfig config = server.Config();
     config.tls_server_name = "kube.example";
-    auto by_name = NewTransport(config)->Do(Get("/api"));
+    auto by_name = DoOnce(config, Get("/api"));
     ASSERT_TRUE(by_name.ok()) << by_name.status();
     EXPECT_THAT(server.server_names(), ElementsAre("kube.example"));  // SNI
 
     config.tls_server_name = "other.example";
-    auto wrong = NewTransport(config)->Do(Get("/api"));
+    auto wrong = DoOnce(config, Get("/api"));
     EXPECT_THAT(wrong.status().message(), HasSubstr("(hostname:"));
     EXPECT_THAT(wrong.status().message(), HasSubstr("checked for \"other.example\""));
   }
@@ -771,7 +846,7 @@ TEST_F(HttpTransportTest, ServerCertificateChecks) {
     ScriptedServer server(answer);
     ClientConfig config = server.Config();
     config.ca_pem = NewPki().ca_pem;
-    auto result = NewTransport(config)->Do(Get("/api"));
+    auto result = DoOnce(config, Get("/api"));
     EXPECT_THAT(result.status().message(), HasSubstr("(chain:"));
   }
 }
@@ -791,7 +866,7 @@ TEST_F(HttpTransportTest, RefusedClientCertificateIsUnauthorized) {
     ClientConfig config = server.Config();
     config.client_cert_pem = foreign.cert_pem;
     config.client_key_pem = foreign.key_pem;
-    auto result = NewTransport(config)->Do(Get("/api"));
+    auto result = DoOnce(config, Get("/api"));
     EXPECT_EQ(result.status().code(), absl::StatusCode::kUnauthenticated) << result.status();
     EXPECT_THAT(result.status().message(),
                 HasSubstr(absl::StrCat("unauthorized: ", server.url(),
@@ -800,7 +875,7 @@ TEST_F(HttpTransportTest, RefusedClientCertificateIsUnauthorized) {
     const ClientCredentials known = IssueClient(server.pki());
     config.client_cert_pem = known.cert_pem;
     config.client_key_pem = known.key_pem;
-    auto accepted = NewTransport(config)->Do(Get("/api"));
+    auto accepted = DoOnce(config, Get("/api"));
     EXPECT_TRUE(accepted.ok()) << accepted.status();
   }
 }
@@ -838,18 +913,128 @@ TEST_F(HttpTransportTest, UnusableCredentialsFailAtCreate) {
   EXPECT_THAT(HttpTransport::Create(config).status().message(), HasSubstr("only https://"));
 }
 
-TEST_F(HttpTransportTest, LocalhostNeedsNoResolver) {
+TEST_F(HttpTransportTest, IntermediateCaIsATrustAnchor) {
+  Script answer = [](ScriptedConnection& c) {
+    std::string request;
+    while (c.ReadRequest(&request)) c.Write(Ok("{}"));
+  };
+  ServerOptions options;
+  options.signed_by_intermediate = true;
+  ScriptedServer server(answer, options);
+  // The kubeconfig names only the intermediate: the chain stops there (curl
+  // accepted such a partial chain).
+  ClientConfig config = server.Config();
+  config.ca_pem = server.intermediate_pem();
+  auto by_intermediate = DoOnce(config, Get("/api"));
+  ASSERT_TRUE(by_intermediate.ok()) << by_intermediate.status();
+  EXPECT_EQ(by_intermediate->status, 200);
+  // The whole chain, up to the root.
+  auto by_root = DoOnce(server.Config(), Get("/api"));
+  ASSERT_TRUE(by_root.ok()) << by_root.status();
+  // Still checked: an unrelated CA is refused.
+  config.ca_pem = NewPki().ca_pem;
+  auto foreign = DoOnce(config, Get("/api"));
+  EXPECT_THAT(foreign.status().message(), HasSubstr("(chain:"));
+}
+
+TEST_F(HttpTransportTest, BytesAfterTheResponseRetireTheConnection) {
   ScriptedServer server([&](ScriptedConnection& c) {
     std::string request;
-    while (c.ReadRequest(&request)) c.Write(Ok(request.substr(0, request.find("\r\n\r\n"))));
+    while (c.ReadRequest(&request)) c.Write(Ok("{}") + "HTTP/1.1 200 OK\r\n");
   });
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
+  for (int i = 0; i < 2; ++i) {
+    auto response = transport->Do(Get("/api"));
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->body, "{}");
+  }
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST_F(HttpTransportTest, GzipEncodingWithoutABody) {
+  ScriptedServer server([&](ScriptedConnection& c) {
+    std::string request;
+    while (c.ReadRequest(&request)) {
+      if (absl::StartsWith(request, "HEAD ")) {
+        c.Write("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 20\r\n\r\n");
+      } else if (absl::StrContains(request, "/empty")) {
+        c.Write("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n");
+      } else {
+        c.Write("HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\n\r\n");
+      }
+    }
+  });
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
+  Request head = Get("/api");
+  head.verb = "HEAD";
+  for (const Request& request : {Get("/none"), Get("/empty"), head}) {
+    auto response = transport->Do(request);
+    ASSERT_TRUE(response.ok()) << request.verb << " " << request.path << ": " << response.status();
+    EXPECT_EQ(response->body, "");
+  }
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST_F(HttpTransportTest, StreamLineLongerThanTheLimitIsABadResponse) {
+  ScriptedServer server([&](ScriptedConnection& c) {
+    std::string request;
+    if (!c.ReadRequest(&request)) return;
+    c.Write(kChunkedHead);
+    c.Write(Chunk("{\"type\":\"ADDED\"}\n"));
+    const std::string piece = Chunk(std::string(size_t{1} << 20, 'x'));  // no newline
+    for (size_t sent = 0; sent <= kMaxStreamLineBytes; sent += size_t{1} << 20) {
+      if (!c.Write(piece)) return;
+    }
+    c.WaitForClose();
+  });
+  ASSERT_NEW_TRANSPORT(transport, server.Config());
+  Collected got;
+  auto result = transport->Stream(Get("/w"), got.Handlers(), nullptr);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(
+      std::string(result.status().message()),
+      absl::StrCat("stream from ", server.url(), " lost: bad HTTP response from ", server.url(),
+                   ": stream line longer than ", kMaxStreamLineBytes, " bytes"));
+  EXPECT_THAT(got.lines, ElementsAre("{\"type\":\"ADDED\"}"));
+}
+
+// The static agent runs where there is no /etc/hosts: "localhost" and names under
+// .localhost must reach loopback without the resolver (getaddrinfo, watched above).
+TEST_F(HttpTransportTest, LocalhostNeedsNoResolver) {
+  ServerOptions options;
+  options.sans = {"127.0.0.1", "localhost", "weft-test.localhost", kResolverProbeName};
+  ScriptedServer server(
+      [&](ScriptedConnection& c) {
+        std::string request;
+        while (c.ReadRequest(&request)) c.Write(Ok(request.substr(0, request.find("\r\n\r\n"))));
+      },
+      options);
   ClientConfig config = server.Config();
+  // The watch is live: a name the transport cannot shortcut goes through it.
+  const int before_probe = resolver_calls.load();
+  config.server = absl::StrCat("https://", kResolverProbeName, ":", server.port());
+  auto probe = DoOnce(config, Get("/api"));
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  EXPECT_GT(resolver_calls.load(), before_probe);
+
+  const int before = resolver_calls.load();
   config.server = absl::StrCat("https://localhost:", server.port(), "/prefix/");
-  auto response = NewTransport(config)->Do(Get("/api"));
+  auto response = DoOnce(config, Get("/api"));
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_THAT(response->body, HasSubstr("GET /prefix/api HTTP/1.1\r\n"));
   EXPECT_THAT(response->body, HasSubstr(absl::StrCat("\r\nHost: localhost:", server.port())));
-  EXPECT_THAT(server.server_names(), ElementsAre("localhost"));
+  // (Success alone proves nothing: /etc/hosts names localhost.)
+  EXPECT_EQ(resolver_calls.load(), before);
+
+  config.server = absl::StrCat("https://Weft-Test.localhost:", server.port());
+  auto under = DoOnce(config, Get("/api"));
+  ASSERT_TRUE(under.ok()) << under.status();
+  EXPECT_THAT(under->body,
+              HasSubstr(absl::StrCat("\r\nHost: Weft-Test.localhost:", server.port())));
+  EXPECT_EQ(resolver_calls.load(), before);
+  EXPECT_THAT(server.server_names(),
+              ElementsAre(kResolverProbeName, "localhost", "Weft-Test.localhost"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace weft::kubeprism {
@@ -18,28 +19,25 @@ void CancelToken::SetSocket(int fd) {
   if (fd_ >= 0 && cancelled()) ::shutdown(fd_, SHUT_RDWR);
 }
 
-namespace {
-
-void AppendEscaped(std::string* out, absl::string_view s) {
+std::string EscapeQueryComponent(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size());
   for (unsigned char c : s) {
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
         c == '.' || c == '_' || c == '~') {
-      out->push_back(static_cast<char>(c));
+      out.push_back(static_cast<char>(c));
     } else {
-      absl::StrAppendFormat(out, "%%%02X", c);
+      absl::StrAppendFormat(&out, "%%%02X", c);
     }
   }
+  return out;
 }
-
-}  // namespace
 
 std::string EncodeQuery(const std::vector<std::pair<std::string, std::string>>& query) {
   std::string out;
   for (const auto& [key, value] : query) {
     if (!out.empty()) out.push_back('&');
-    AppendEscaped(&out, key);
-    out.push_back('=');
-    AppendEscaped(&out, value);
+    absl::StrAppend(&out, EscapeQueryComponent(key), "=", EscapeQueryComponent(value));
   }
   return out;
 }

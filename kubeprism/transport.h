@@ -84,7 +84,11 @@ class Transport {
   virtual std::string server() const = 0;
 };
 
-// a=b&c=d with RFC 3986 escaping of keys and values.
+// RFC 3986 escaping of a query key or value: every byte but the unreserved
+// characters (A-Z a-z 0-9 - . _ ~) becomes %XX.
+std::string EscapeQueryComponent(absl::string_view s);
+
+// a=b&c=d with EscapeQueryComponent applied to keys and values.
 std::string EncodeQuery(const std::vector<std::pair<std::string, std::string>>& query);
 
 }  // namespace weft::kubeprism

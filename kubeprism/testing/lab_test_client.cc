@@ -4,10 +4,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "kubeprism/http_transport.h"
+#include "kubeprism/transport.h"
 
 namespace weft::kubeprism::testing {
 
@@ -27,18 +27,7 @@ void LabTestClient::SetToken(std::string token) {
   transport_.reset();
 }
 
-std::string LabTestClient::Escape(const std::string& value) {
-  std::string out;
-  for (unsigned char c : value) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      absl::StrAppendFormat(&out, "%%%02X", c);
-    }
-  }
-  return out;
-}
+std::string LabTestClient::Escape(const std::string& value) { return EscapeQueryComponent(value); }
 
 HttpTransport* LabTestClient::Transport(std::string* error) {
   if (transport_ == nullptr) {
