@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/datapath/lb_types.h"
 #include "common/net/ip.h"
 
 namespace weft::datapath {
@@ -35,6 +36,27 @@ class EndpointMap {
   // Removing an absent endpoint is not an error.
   virtual absl::Status Delete(const net::IpAddress& ip) = 0;
   virtual absl::StatusOr<std::vector<Endpoint>> List() = 0;
+};
+
+// The Service frontends in the load-balancing maps (bpf/maps/lb.h);
+// FakeServiceMap in tests.
+class ServiceMap {
+ public:
+  virtual ~ServiceMap() = default;
+  // Makes the maps hold exactly `services` (at most one per key): changed
+  // frontends are rewritten, new ones added, the others removed. Each
+  // frontend changes atomically (bpf/maps/lb.h); unchanged ones are not
+  // touched. An error names the frontend; the others are still applied.
+  virtual absl::Status Replace(const std::vector<LbService>& services) = 0;
+  // Adds or changes one frontend, atomically.
+  virtual absl::Status Upsert(const LbService& service) = 0;
+  // Removing an absent frontend is not an error.
+  virtual absl::Status Delete(const LbFrontendKey& key) = 0;
+  // What the maps hold, read back from them (ids set), sorted by key.
+  virtual absl::StatusOr<std::vector<LbService>> List() = 0;
+  // The source address of externalTrafficPolicy: Cluster flows (LB4_F_SNAT):
+  // this node's InternalIP.
+  virtual absl::Status SetSnatAddress(const net::IpAddress& ipv4) = 0;
 };
 
 // How a native device treats the pod traffic that leaves through it.
@@ -86,6 +108,16 @@ class Datapath {
   // netdev settings (idempotent; also for devices that are already gone).
   virtual absl::Status Detach(int ifindex) = 0;
   virtual EndpointMap& endpoints() = 0;
+  virtual ServiceMap& services() = 0;
+
+  // Socket-level Service translation (cgroup connect4, sendmsg4, recvmsg4,
+  // getpeername4) for every process in the cgroup v2 folder `cgroup_path` and
+  // below (the cgroup root on a node: pods and host). The links are pinned in
+  // the pin folder, so they outlive the agent; attaching again (a restart)
+  // swaps the programs in place. Idempotent.
+  virtual absl::Status AttachSocketLb(const std::string& cgroup_path) = 0;
+  // Detaches what AttachSocketLb attached (idempotent).
+  virtual absl::Status DetachSocketLb() = 0;
 };
 
 // Removes the pinned maps under `pin_dir` and the folder (uninstall, tests).
