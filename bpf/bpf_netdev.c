@@ -10,19 +10,22 @@
 #include "bpf/lib/l3.h"
 #include "bpf/lib/endpoints.h"
 #include "bpf/lib/encrypt.h"
+#include "bpf/lib/fib.h"
+#include "bpf/lib/lb_external.h"
 #include "bpf/lib/masquerade.h"
 #include "bpf/lib/snat.h"
 
 /* Attached at tc ingress of the native devices (towards other nodes and the
  * outside): packets for a pod on this node go straight into the pod's
- * namespace, and replies to masqueraded flows get their pod back as
- * destination first. Everything else (the host's own traffic) is the host's
- * business.
+ * namespace; packets for a Service frontend served from outside (NodePort,
+ * external and LoadBalancer addresses) go to their backend (lb_external.h);
+ * replies to masqueraded or Service flows get their original addresses back
+ * first. Everything else (the host's own traffic) is the host's business.
  *
  * The endpoint lookup comes first: it is the common case (pod traffic from
- * other nodes, decapsulated overlay traffic), and a masquerade reply is never
- * addressed to a pod (it comes back to the node's address), so only packets
- * that miss pay for the reverse-NAT parse and lookup.
+ * other nodes, decapsulated overlay traffic), and neither a Service frontend
+ * nor a masquerade reply is ever addressed to a pod, so only packets that
+ * miss pay for the parse and the other lookups.
  */
 SEC("tc")
 int weft_from_netdev(struct __sk_buff *skb)
@@ -42,6 +45,17 @@ int weft_from_netdev(struct __sk_buff *skb)
 			snat4_mark_inbound(skb, ip);
 		return redirect_to_endpoint(skb, ip, ep);
 	}
+	ret = lb4_external(skb, ip);
+	if (ret < 0)
+		return TC_ACT_SHOT;
+	if (ret == 0) {
+		/* To a backend: a local pod, or on to another node. */
+		ip = ipv4_hdr(skb);
+		if (!ip)
+			return TC_ACT_SHOT;
+		ep = lookup_endpoint4(ip->daddr);
+		return ep ? redirect_to_endpoint(skb, ip, ep) : fib_redirect4(skb, ip);
+	}
 	ret = snat4_reverse(skb, ip);
 	if (ret < 0)
 		return TC_ACT_SHOT;
@@ -51,7 +65,18 @@ int weft_from_netdev(struct __sk_buff *skb)
 	if (!ip)
 		return TC_ACT_SHOT;
 	ep = lookup_endpoint4(ip->daddr);
-	return ep ? redirect_to_endpoint(skb, ip, ep) : TC_ACT_OK;
+	if (ep)
+		return redirect_to_endpoint(skb, ip, ep);
+	/* A remote backend's reply to a Service flow from outside. */
+	ret = lb4_reverse(skb, ip);
+	if (ret < 0)
+		return TC_ACT_SHOT;
+	if (ret == NAT_PUNT)
+		return TC_ACT_OK;
+	ip = ipv4_hdr(skb);
+	if (!ip)
+		return TC_ACT_SHOT;
+	return fib_redirect4(skb, ip);
 }
 
 /* Attached at tc egress of the native devices: everything that leaves the node

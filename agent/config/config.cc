@@ -143,6 +143,36 @@ absl::Status ParseEncryption(const std::string& source, const YAML::Node& node,
   return absl::OkStatus();
 }
 
+absl::Status ParseKubeProxyReplacement(const std::string& source, const YAML::Node& node,
+                                       KubeProxyReplacementConfig* k) {
+  if (!node.IsMap()) return FieldError(source, node, "kubeProxyReplacement", "must be a map");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string field = "kubeProxyReplacement." + key;
+    const YAML::Node& n = kv.second;
+    if (key == "enabled") {
+      if (auto s = GetBool(source, n, field, &k->enabled); !s.ok()) return s;
+    } else if (key == "algorithm") {
+      std::string v;
+      if (auto s = GetString(source, n, field, &v); !s.ok()) return s;
+      if (v == "random") {
+        k->algorithm = datapath::LbAlgorithm::kRandom;
+      } else if (v == "maglev") {
+        k->algorithm = datapath::LbAlgorithm::kMaglev;
+      } else {
+        return FieldError(source, n, field,
+                          absl::StrCat("\"", v, "\" is not one of maglev, random"));
+      }
+    } else if (key == "cgroupPath") {
+      if (auto s = GetPath(source, n, field, &k->cgroup_path); !s.ok()) return s;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ":", kv.first.Mark().line + 1, ": ", field, ": unknown field"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml, const std::string& source) {
@@ -216,6 +246,10 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml, const std:
       {"cniConfDir", [&](const YAML::Node& n) { return GetPath(source, n, "cniConfDir", &c.cni_conf_dir); }},
       {"cniPlugin", [&](const YAML::Node& n) { return GetPath(source, n, "cniPlugin", &c.cni_plugin); }},
       {"encryption", [&](const YAML::Node& n) { return ParseEncryption(source, n, &c.encryption); }},
+      {"kubeProxyReplacement",
+       [&](const YAML::Node& n) {
+         return ParseKubeProxyReplacement(source, n, &c.kube_proxy_replacement);
+       }},
   };
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/datapath/lb_types.h"
 #include "common/net/ip.h"
 
 namespace weft::agent {
@@ -33,6 +34,17 @@ struct EncryptionConfig {
   std::string wireguard_go;
 
   bool enabled() const { return type == EncryptionType::kWireGuard; }
+};
+
+// Kubernetes Services in eBPF, instead of kube-proxy (`kubeProxyReplacement:`).
+struct KubeProxyReplacementConfig {
+  bool enabled = true;
+  // How a frontend's backend is chosen for a new connection.
+  datapath::LbAlgorithm algorithm = datapath::LbAlgorithm::kRandom;
+  // The cgroup v2 folder the socket programs attach to: every process in it
+  // and below gets socket-level translation. The root on a node (Talos mounts
+  // cgroup v2 at /sys/fs/cgroup).
+  std::string cgroup_path = "/sys/fs/cgroup";
 };
 
 struct AgentConfig {
@@ -65,6 +77,7 @@ struct AgentConfig {
   // weft-cni next to the weft-agent executable (the extension ships both).
   std::string cni_plugin;
   EncryptionConfig encryption;
+  KubeProxyReplacementConfig kube_proxy_replacement;
 
   std::string socket_path() const { return run_dir + "/weft.sock"; }
   // The wireguard-go the agent started (userspace encryption backend).

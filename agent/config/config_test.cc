@@ -24,6 +24,9 @@ TEST(AgentConfigTest, FullExampleParses) {
   EXPECT_TRUE(c->encryption.strict_mode);
   EXPECT_EQ(c->encryption.rotation_period_seconds, 30 * 86400);
   EXPECT_EQ(c->encryption.wireguard_go, "/usr/local/lib/weft/wireguard-go");
+  EXPECT_TRUE(c->kube_proxy_replacement.enabled);
+  EXPECT_EQ(c->kube_proxy_replacement.algorithm, datapath::LbAlgorithm::kMaglev);
+  EXPECT_EQ(c->kube_proxy_replacement.cgroup_path, "/sys/fs/cgroup");
 }
 
 TEST(AgentConfigTest, MinimalConfigGetsDefaults) {
@@ -34,6 +37,9 @@ TEST(AgentConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_FALSE(c->native_routing_cidr.has_value());
   EXPECT_FALSE(c->encryption.enabled());
   EXPECT_EQ(c->encryption.rotation_period_seconds, 0);
+  EXPECT_TRUE(c->kube_proxy_replacement.enabled);
+  EXPECT_EQ(c->kube_proxy_replacement.algorithm, datapath::LbAlgorithm::kRandom);
+  EXPECT_EQ(c->kube_proxy_replacement.cgroup_path, "/sys/fs/cgroup");
 }
 
 struct BadCase {
@@ -86,7 +92,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"nodeName: n1\nencryption:\n  rotationPeriod: 10s\n",
                 "agent.yaml:3: encryption.rotationPeriod: must be 0 (off) or at least a minute"},
         BadCase{"nodeName: n1\nencryption:\n  nodeEncryption: true\n",
-                "agent.yaml:3: encryption.nodeEncryption: unknown field"}));
+                "agent.yaml:3: encryption.nodeEncryption: unknown field"},
+        BadCase{"nodeName: n1\nkubeProxyReplacement: true\n",
+                "agent.yaml:2: kubeProxyReplacement: must be a map"},
+        BadCase{"nodeName: n1\nkubeProxyReplacement:\n  algorithm: roundrobin\n",
+                "agent.yaml:3: kubeProxyReplacement.algorithm: \"roundrobin\" is not one of maglev, "
+                "random"},
+        BadCase{"nodeName: n1\nkubeProxyReplacement:\n  cgroupPath: sys/fs/cgroup\n",
+                "agent.yaml:3: kubeProxyReplacement.cgroupPath: must be an absolute path"},
+        BadCase{"nodeName: n1\nkubeProxyReplacement:\n  enabled: maybe\n",
+                "agent.yaml:3: kubeProxyReplacement.enabled: must be true or false"},
+        BadCase{"nodeName: n1\nkubeProxyReplacement:\n  hostServices: true\n",
+                "agent.yaml:3: kubeProxyReplacement.hostServices: unknown field"}));
 
 }  // namespace
 }  // namespace weft::agent

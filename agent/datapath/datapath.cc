@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -18,6 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "bpf/bpf_lxc.skel.h"
 #include "bpf/bpf_netdev.skel.h"
+#include "bpf/bpf_sock_lb.skel.h"
+#include "agent/datapath/services.h"
 #include "bpf/maps/encrypt.h"
 #include "bpf/maps/lpm4.h"
 #include "bpf/maps/endpoints.h"
@@ -188,13 +191,50 @@ absl::Status ReplaceLpm4(int fd, const std::vector<net::IpPrefix>& cidrs, size_t
   return absl::OkStatus();
 }
 
+// The socket programs and the names their cgroup links are pinned under.
+struct SockProgram {
+  const char* pin;
+  bpf_program* (*get)(bpf_sock_lb*);
+};
+const SockProgram kSockPrograms[] = {
+    {"link_sock4_connect", [](bpf_sock_lb* s) { return s->progs.weft_sock4_connect; }},
+    {"link_sock4_sendmsg", [](bpf_sock_lb* s) { return s->progs.weft_sock4_sendmsg; }},
+    {"link_sock4_recvmsg", [](bpf_sock_lb* s) { return s->progs.weft_sock4_recvmsg; }},
+    {"link_sock4_getpeername", [](bpf_sock_lb* s) { return s->progs.weft_sock4_getpeername; }},
+};
+
+// The cgroup a pinned cgroup link is attached to (its inode), or 0.
+uint64_t LinkCgroupId(int link_fd) {
+  bpf_link_info info;
+  memset(&info, 0, sizeof(info));
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(link_fd, &info, &len) != 0) return 0;
+  if (info.type != BPF_LINK_TYPE_CGROUP) return 0;
+  return info.cgroup.cgroup_id;
+}
+
 class DatapathImpl : public Datapath {
  public:
-  DatapathImpl(bpf_lxc* lxc, bpf_netdev* netdev)
-      : lxc_(lxc), netdev_(netdev), endpoints_(bpf_map__fd(lxc->maps.weft_endpoints_v1)) {}
+  DatapathImpl(std::string pin_dir, bpf_lxc* lxc, bpf_netdev* netdev, bpf_sock_lb* sock)
+      : pin_dir_(std::move(pin_dir)),
+        lxc_(lxc),
+        netdev_(netdev),
+        sock_(sock),
+        endpoints_(bpf_map__fd(lxc->maps.weft_endpoints_v1)),
+        services_(NewBpfServiceMap(LbMapFds{
+            .svc = bpf_map__fd(netdev->maps.weft_lb4_svc_v1),
+            .slot = bpf_map__fd(netdev->maps.weft_lb4_slot_v1),
+            .backend = bpf_map__fd(netdev->maps.weft_lb4_backend_v1),
+            .maglev = bpf_map__fd(netdev->maps.weft_lb4_maglev_v1),
+            .affinity = bpf_map__fd(netdev->maps.weft_lb4_affinity_v1),
+            .config = bpf_map__fd(netdev->maps.weft_lb4_config_v1),
+        })) {}
   ~DatapathImpl() override {
-    // Destroying the skeletons closes our fds; attached filters and pinned maps
-    // stay in the kernel, which is what keeps traffic flowing across restarts.
+    // Destroying the skeletons closes our fds; attached filters, pinned cgroup
+    // links and pinned maps stay in the kernel, which is what keeps traffic
+    // flowing across restarts.
+    services_.reset();
+    bpf_sock_lb__destroy(sock_);
     bpf_netdev__destroy(netdev_);
     bpf_lxc__destroy(lxc_);
   }
@@ -273,8 +313,79 @@ class DatapathImpl : public Datapath {
   }
 
   EndpointMap& endpoints() override { return endpoints_; }
+  ServiceMap& services() override { return *services_; }
+
+  absl::Status AttachSocketLb(const std::string& cgroup_path) override {
+    int cg = open(cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cg < 0) return Errno(absl::StrCat("open cgroup ", cgroup_path), errno);
+    struct stat st;
+    if (fstat(cg, &st) != 0) {
+      int err = errno;
+      close(cg);
+      return Errno(absl::StrCat("stat cgroup ", cgroup_path), err);
+    }
+    absl::Status status;
+    for (const SockProgram& p : kSockPrograms) {
+      status = AttachSock(cg, static_cast<uint64_t>(st.st_ino), cgroup_path, p);
+      if (!status.ok()) break;
+    }
+    close(cg);
+    return status;
+  }
+
+  absl::Status DetachSocketLb() override {
+    for (const SockProgram& p : kSockPrograms) {
+      const std::string path = absl::StrCat(pin_dir_, "/", p.pin);
+      int fd = bpf_obj_get(path.c_str());
+      if (fd < 0) {
+        if (errno == ENOENT) continue;
+        return Errno(absl::StrCat("open pinned link ", path), errno);
+      }
+      bpf_link_detach(fd);
+      close(fd);
+      if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+        return Errno(absl::StrCat("unpin ", path), errno);
+      }
+    }
+    return absl::OkStatus();
+  }
 
  private:
+  // One socket program on the cgroup: the pinned link of a previous run is
+  // pointed at the new program in place (no moment without translation);
+  // a link to another cgroup is removed first.
+  absl::Status AttachSock(int cgroup_fd, uint64_t cgroup_id, const std::string& cgroup_path,
+                          const SockProgram& p) {
+    const std::string path = absl::StrCat(pin_dir_, "/", p.pin);
+    bpf_program* prog = p.get(sock_);
+    int fd = bpf_obj_get(path.c_str());
+    if (fd >= 0) {
+      if (LinkCgroupId(fd) == cgroup_id) {
+        int err = bpf_link_update(fd, bpf_program__fd(prog), nullptr);
+        close(fd);
+        if (err != 0) return Errno(absl::StrCat("update the link at ", path), -err);
+        return absl::OkStatus();
+      }
+      bpf_link_detach(fd);
+      close(fd);
+      unlink(path.c_str());
+    }
+    bpf_link* link = bpf_program__attach_cgroup(prog, cgroup_fd);
+    if (link == nullptr) {
+      return Errno(absl::StrCat("attach ", bpf_program__name(prog), " to cgroup ", cgroup_path),
+                   errno);
+    }
+    int err = bpf_link__pin(link, path.c_str());
+    if (err != 0) {
+      bpf_link__destroy(link);
+      return Errno(absl::StrCat("pin the link of ", bpf_program__name(prog), " at ", path), -err);
+    }
+    // The pin keeps the link (and the attachment) alive after our fd closes.
+    bpf_link__disconnect(link);
+    bpf_link__destroy(link);
+    return absl::OkStatus();
+  }
+
   // The clsact qdisc holds both the ingress and the egress hook.
   absl::Status EnsureClsact(int ifindex) {
     LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
@@ -297,9 +408,12 @@ class DatapathImpl : public Datapath {
     return absl::OkStatus();
   }
 
+  const std::string pin_dir_;
   bpf_lxc* lxc_;
   bpf_netdev* netdev_;
+  bpf_sock_lb* sock_;
   BpfEndpointMap endpoints_;
+  std::unique_ptr<ServiceMap> services_;
   // The maps' contents as this process last wrote them (none yet: the pinned
   // maps may hold a previous run's sets).
   std::optional<std::vector<lpm4_key>> nonmasq_;
@@ -339,7 +453,19 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Load(const std::string& pin_
     bpf_lxc__destroy(lxc);
     return Errno("load bpf_netdev (verifier or map pinning)", -err);
   }
-  return std::unique_ptr<Datapath>(new DatapathImpl(lxc, netdev));
+  bpf_sock_lb* sock = bpf_sock_lb__open_opts(&open_opts);
+  if (sock == nullptr) {
+    bpf_netdev__destroy(netdev);
+    bpf_lxc__destroy(lxc);
+    return Errno("open bpf_sock_lb", errno);
+  }
+  if (int err = bpf_sock_lb__load(sock); err != 0) {
+    bpf_sock_lb__destroy(sock);
+    bpf_netdev__destroy(netdev);
+    bpf_lxc__destroy(lxc);
+    return Errno("load bpf_sock_lb (verifier or map pinning)", -err);
+  }
+  return std::unique_ptr<Datapath>(new DatapathImpl(pin_dir, lxc, netdev, sock));
 }
 
 absl::Status RemovePins(const std::string& pin_dir) {

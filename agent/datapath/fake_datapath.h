@@ -3,6 +3,9 @@
 #define WEFT_AGENT_DATAPATH_FAKE_DATAPATH_H_
 
 #include <map>
+#include <optional>
+#include <string>
+#include <vector>
 #include <set>
 
 #include "agent/datapath/datapath.h"
@@ -32,6 +35,45 @@ class FakeEndpointMap : public EndpointMap {
   bool fail_next = false;
 };
 
+class FakeServiceMap : public ServiceMap {
+ public:
+  absl::Status Replace(const std::vector<LbService>& services) override {
+    if (fail_next) {
+      fail_next = false;
+      return absl::InternalError("fake: replace services failed");
+    }
+    entries.clear();
+    for (const LbService& s : services) entries[s.key] = s;
+    ++replaces;
+    return absl::OkStatus();
+  }
+  absl::Status Upsert(const LbService& service) override {
+    entries[service.key] = service;
+    return absl::OkStatus();
+  }
+  absl::Status Delete(const LbFrontendKey& key) override {
+    entries.erase(key);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<LbService>> List() override {
+    std::vector<LbService> out;
+    uint32_t id = 1;
+    for (const auto& [key, s] : entries) {
+      out.push_back(s);
+      out.back().id = id++;
+    }
+    return out;
+  }
+  absl::Status SetSnatAddress(const net::IpAddress& ipv4) override {
+    snat_address = ipv4;
+    return absl::OkStatus();
+  }
+  std::map<LbFrontendKey, LbService> entries;
+  std::optional<net::IpAddress> snat_address;
+  int replaces = 0;
+  bool fail_next = false;
+};
+
 class FakeDatapath : public Datapath {
  public:
   absl::Status AttachFromContainer(int ifindex) override {
@@ -58,8 +100,19 @@ class FakeDatapath : public Datapath {
     return absl::OkStatus();
   }
   EndpointMap& endpoints() override { return map; }
+  ServiceMap& services() override { return service_map; }
+  absl::Status AttachSocketLb(const std::string& cgroup_path) override {
+    socket_lb_cgroup = cgroup_path;
+    return absl::OkStatus();
+  }
+  absl::Status DetachSocketLb() override {
+    socket_lb_cgroup.clear();
+    return absl::OkStatus();
+  }
 
   FakeEndpointMap map;
+  FakeServiceMap service_map;
+  std::string socket_lb_cgroup;
   std::set<int> from_container;
   std::map<int, NetdevOptions> netdevs;  // by ifindex
   std::vector<net::IpPrefix> non_masquerade_cidrs;

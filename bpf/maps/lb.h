@@ -1,7 +1,7 @@
 /* The Service load-balancing maps (kube-proxy replacement), IPv4.
  *
  * Written by the agent (agent/datapath/services.cc) from the Services and
- * EndpointSlices it watches; read by the socket programs (bpf_sock.c: pods'
+ * EndpointSlices it watches; read by the socket programs (bpf_sock_lb.c: pods'
  * and the host's connections, translated once at connect/sendmsg) and by the
  * native-device programs (bpf_netdev.c: NodePort, external and LoadBalancer
  * addresses reached from outside, translated per packet with conntrack).
