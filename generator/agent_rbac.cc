@@ -9,7 +9,6 @@ std::vector<AgentPermission> AgentPermissions(bool wireguard) {
   // One entry per informer in agent/daemon/agent.cc. Informers list and watch; the
   // agent reads single objects from its informer cache, so it never needs `get`.
   // Not granted until the agent uses them (each is one entry here then):
-  //   services, endpointslices.discovery.k8s.io   list, watch (Services without kube-proxy)
   //   namespaces, networkpolicies.networking.k8s.io,
   //   ciliumnetworkpolicies.cilium.io, ciliumclusterwidenetworkpolicies.cilium.io
   //                                               list, watch (network policy)
@@ -24,6 +23,16 @@ std::vector<AgentPermission> AgentPermissions(bool wireguard) {
        {"list", "watch"},
        "Pod informer, cluster-scoped with the field selector spec.nodeName=<node>:\n"
        "this node's pods, to free the addresses of pods that are gone."},
+      {"",
+       {"services"},
+       {"list", "watch"},
+       "Service informer: the kube-proxy replacement's frontends (cluster IPs,\n"
+       "NodePorts, external and LoadBalancer addresses, traffic policies)."},
+      {"discovery.k8s.io",
+       {"endpointslices"},
+       {"list", "watch"},
+       "EndpointSlice informer: the backends of every Service and their\n"
+       "conditions (ready, serving, terminating) and nodes."},
   };
   if (wireguard) {
     // RBAC cannot narrow this to the agent's own Node (NodeRestriction admission

@@ -54,12 +54,13 @@ TEST(AgentRbacTest, WireGuardAddsOnlyPatchOnNodes) {
   EXPECT_EQ(rules[wg.size() - 1]["verbs"][0].Scalar(), "patch");
 }
 
-TEST(AgentRbacTest, TodayTheAgentWatchesNodesAndPods) {
+TEST(AgentRbacTest, TodayTheAgentWatchesNodesPodsServicesAndEndpointSlices) {
   std::vector<std::string> resources;
   for (const AgentPermission& p : AgentPermissions()) {
     for (const std::string& r : p.resources) resources.push_back(p.api_group + "/" + r);
   }
-  EXPECT_THAT(resources, ::testing::ElementsAre("/nodes", "/pods"));
+  EXPECT_THAT(resources, ::testing::ElementsAre("/nodes", "/pods", "/services",
+                                                "discovery.k8s.io/endpointslices"));
 }
 
 }  // namespace

@@ -107,6 +107,16 @@ grpc::Status AgentService::GetStatus(grpc::ServerContext*, const v1::GetStatusRe
   return grpc::Status::OK;
 }
 
+grpc::Status AgentService::ListServices(grpc::ServerContext*, const v1::ListServicesRequest*,
+                                        v1::ListServicesResponse* resp) {
+  if (!options_.list_services) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "the kube-proxy replacement is off on this node (agent config: "
+                        "kubeProxyReplacement.enabled)");
+  }
+  return options_.list_services(resp);
+}
+
 grpc::Status AgentService::GetEncryptionStatus(grpc::ServerContext*,
                                                const v1::GetEncryptionStatusRequest*,
                                                v1::EncryptionStatus* resp) {

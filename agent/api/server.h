@@ -22,6 +22,8 @@ struct ApiOptions {
   // `weft encrypt status|rotate`; unset while encryption is off.
   std::function<grpc::Status(weft::agent::v1::EncryptionStatus*)> encryption_status;
   std::function<grpc::Status(weft::agent::v1::RotateEncryptionKeyResponse*)> rotate_key;
+  // `weft service list`; unset while the kube-proxy replacement is off.
+  std::function<grpc::Status(weft::agent::v1::ListServicesResponse*)> list_services;
 };
 
 class AgentService final : public weft::agent::v1::Agent::Service {
@@ -51,6 +53,8 @@ class AgentService final : public weft::agent::v1::Agent::Service {
   grpc::Status RotateEncryptionKey(grpc::ServerContext*,
                                    const weft::agent::v1::RotateEncryptionKeyRequest* req,
                                    weft::agent::v1::RotateEncryptionKeyResponse* resp) override;
+  grpc::Status ListServices(grpc::ServerContext*, const weft::agent::v1::ListServicesRequest* req,
+                            weft::agent::v1::ListServicesResponse* resp) override;
 
  private:
   endpoints::EndpointManager* endpoints_;

@@ -138,6 +138,7 @@ absl::Status Agent::Run(absl::Notification* stop) {
     return s;
   }
   pods_->Start();
+  if (services_) services_->Start();
 
   reconciler_ = std::thread([this] { ReconcileLoop(); });
   Log(LogLevel::kInfo, absl::StrCat("ready: ", endpoints_->List().size(), " endpoints, pod CIDRs ",
@@ -154,6 +155,7 @@ absl::Status Agent::Run(absl::Notification* stop) {
   }
   reconciler_.join();
   server_->Shutdown();
+  if (services_) services_->Stop();
   pods_->Stop();
   nodes_->Stop();
   unlink(config_.socket_path().c_str());
@@ -231,6 +233,7 @@ absl::Status Agent::StartDatapath(const routing::NodeInfo& self) {
   if (config_.encryption.enabled()) overhead = encryption::kWireGuardOverhead;
   pod_mtu_ = config_.mtu > 0 ? config_.mtu : device_mtu - overhead;
   if (config_.encryption.enabled()) RETURN_IF_ERROR(StartEncryption(device_mtu));
+  RETURN_IF_ERROR(StartServices(self));
   if (config_.routing == agent::RoutingMode::kNative) {
     // Leaving tunnel mode: the overlay device and everything on it go.
     RETURN_IF_ERROR(routing::RemoveTunnelDevice(*nl_));
@@ -274,6 +277,43 @@ absl::Status Agent::StartEncryption(int device_mtu) {
   return absl::OkStatus();
 }
 
+absl::Status Agent::StartServices(const routing::NodeInfo& self) {
+  const agent::KubeProxyReplacementConfig& k = config_.kube_proxy_replacement;
+  if (!k.enabled) {
+    // Turned off: nothing of ours translates any more (kube-proxy's job again).
+    RETURN_IF_ERROR(datapath_->DetachSocketLb());
+    return datapath_->services().Replace({});
+  }
+  services::NodeContext node;
+  node.node_name = config_.node_name;
+  node.algorithm = k.algorithm;
+  auto add = [&](const net::IpAddress& ip) {
+    if (ip.is_v4() && std::find(node.node_addresses.begin(), node.node_addresses.end(), ip) ==
+                          node.node_addresses.end()) {
+      node.node_addresses.push_back(ip);
+    }
+  };
+  for (const auto& ip : self.internal_ips) add(ip);
+  for (const auto& d : devices_) {
+    if (d.ipv4) add(*d.ipv4);
+  }
+  if (node.node_addresses.empty()) {
+    return absl::FailedPreconditionError(
+        "kubeProxyReplacement: this node has no IPv4 address for NodePorts and source NAT");
+  }
+  RETURN_IF_ERROR(datapath_->services().SetSnatAddress(node.node_addresses.front()));
+  if (auto s = datapath_->AttachSocketLb(k.cgroup_path); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("kubeProxyReplacement: ", s.message()));
+  }
+  services::ControllerOptions options;
+  options.node = std::move(node);
+  services_ = std::make_unique<services::Controller>(transport_, &datapath_->services(),
+                                                     std::move(options));
+  Log(LogLevel::kInfo, absl::StrCat("kube-proxy replacement: socket programs on ", k.cgroup_path,
+                                    ", ", datapath::LbAlgorithmName(k.algorithm)));
+  return absl::OkStatus();
+}
+
 absl::Status Agent::StartApi() {
   api::ApiOptions options{config_.node_name, pod_mtu_,
                           [this](weft::agent::v1::AgentStatus* s) { FillStatus(s); }};
@@ -292,8 +332,16 @@ absl::Status Agent::StartApi() {
       return grpc::Status::OK;
     };
   }
-  service_ = std::make_unique<api::AgentService>(endpoints_.get(), std::move(options));
-  ASSIGN_OR_RETURN(server_, api::StartLocalApi(config_.socket_path(), service_.get()));
+  if (services_) {
+    options.list_services = [this](weft::agent::v1::ListServicesResponse* r) {
+      if (auto s = services_->List(r); !s.ok()) {
+        return grpc::Status(grpc::StatusCode::INTERNAL, std::string(s.message()));
+      }
+      return grpc::Status::OK;
+    };
+  }
+  api_service_ = std::make_unique<api::AgentService>(endpoints_.get(), std::move(options));
+  ASSIGN_OR_RETURN(server_, api::StartLocalApi(config_.socket_path(), api_service_.get()));
   CniInstall install{config_.cni_plugin.empty() ? DefaultPluginSource() : config_.cni_plugin,
                      config_.cni_bin_dir, config_.cni_conf_dir, config_.socket_path(), pod_mtu_};
   if (auto s = InstallCni(install); !s.ok()) {
@@ -476,6 +524,21 @@ void Agent::FillStatus(weft::agent::v1::AgentStatus* status) {
   status->set_uptime_seconds(absl::ToInt64Seconds(absl::Now() - started_));
   status->set_routing_mode(RoutingName(config_.routing));
   status->set_encryption(encryption_ ? encryption_->Summary() : "Disabled");
+  std::vector<std::string> service_problems;
+  if (services_) {
+    status->set_kube_proxy_replacement("True");
+    for (const char* f : {"ClusterIP", "NodePort", "LoadBalancer", "ExternalIPs", "SessionAffinity",
+                          "TrafficPolicyLocal"}) {
+      status->add_kube_proxy_replacement_features(f);
+    }
+    status->add_kube_proxy_replacement_features(
+        absl::StrCat("SocketLB (cgroup ", config_.kube_proxy_replacement.cgroup_path, ")"));
+    status->add_kube_proxy_replacement_features(
+        config_.kube_proxy_replacement.algorithm == datapath::LbAlgorithm::kMaglev ? "Maglev"
+                                                                                   : "Random");
+    status->set_service_frontend_count(services_->frontend_count());
+    service_problems = services_->Problems();
+  }
   status->set_api_server(transport_->server());
   kubeprism::InformerStats stats = nodes_->Stats();
   bool connected = stats.state == kubeprism::SyncState::kSynced;
@@ -484,6 +547,7 @@ void Agent::FillStatus(weft::agent::v1::AgentStatus* status) {
   absl::MutexLock l(&mu_);
   for (const auto& p : start_problems_) status->add_problems(p);
   for (const auto& p : problems_) status->add_problems(p);
+  for (const auto& p : service_problems) status->add_problems(p);
   if (!connected) {
     status->add_problems(absl::StrCat("API server ", transport_->server(), ": ",
                                       stats.last_error.empty() ? kubeprism::SyncStateName(stats.state)

@@ -3,6 +3,7 @@
 //   API server (KubePrism) --informers--> cluster view --planner--> routes (netlink)
 //                                                    \--> non-masquerade CIDRs (BPF)
 //   weft-cni --local gRPC--> endpoint manager (IPAM, state files) --> BPF maps
+//   API server --Service/EndpointSlice informers--> services::Controller --> LB maps
 //
 // Start-up order: kubeconfig, Node informer, wait for this node's pod CIDRs,
 // load the datapath reusing pinned maps (a restart changes no forwarding
@@ -32,6 +33,7 @@
 #include "agent/encryption/manager.h"
 #include "agent/endpoints/manager.h"
 #include "agent/netlink/netlink.h"
+#include "agent/services/controller.h"
 #include "kubeprism/informer.h"
 #include "kubeprism/objects.h"
 
@@ -68,6 +70,7 @@ class Agent {
   absl::StatusOr<routing::NodeInfo> WaitForLocalNode(absl::Notification* stop);
   absl::Status StartDatapath(const routing::NodeInfo& self);
   absl::Status StartEncryption(int device_mtu);
+  absl::Status StartServices(const routing::NodeInfo& self);
   absl::Status StartApi();
   void ReconcileLoop();
   void ReconcileOnce();
@@ -90,8 +93,9 @@ class Agent {
   std::unique_ptr<datapath::Datapath> datapath_;
   std::unique_ptr<endpoints::EndpointManager> endpoints_;
   std::unique_ptr<encryption::Manager> encryption_;  // when encryption is on
+  std::unique_ptr<services::Controller> services_;    // kube-proxy replacement, when on
   std::optional<net::IpAddress> router_address_;     // on the WireGuard device
-  std::unique_ptr<api::AgentService> service_;
+  std::unique_ptr<api::AgentService> api_service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<NativeDevice> devices_;
   int tunnel_index_ = 0;  // weft_vxlan as last attached (tunnel mode)

@@ -41,6 +41,10 @@ struct LbBackend {
   friend bool operator<(const LbBackend& a, const LbBackend& b) {
     return std::tie(a.ip, a.port, a.proto) < std::tie(b.ip, b.port, b.proto);
   }
+  template <typename H>
+  friend H AbslHashValue(H h, const LbBackend& b) {
+    return H::combine(std::move(h), b.ip, b.port, b.proto);
+  }
 };
 
 struct LbFrontendKey {

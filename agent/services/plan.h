@@ -15,7 +15,8 @@
 //     kept. Socket scope frontends of those kinds use all endpoints (traffic
 //     from inside the cluster, as kube-proxy treats it).
 //   - Endpoints: ready ones serve; serving+terminating ones only when a port
-//     has no ready endpoint at all; others never. targetPort by name is what
+//     has no ready endpoint within the traffic policy's scope (all nodes for
+//     Cluster, this node for Local, as kube-proxy decides it); others never. targetPort by name is what
 //     the EndpointSlice port of the same name says.
 //   - Headless (clusterIP None) and ExternalName Services get no frontend.
 //   - IPv6 addresses are ignored (the datapath is IPv4), SCTP ports are

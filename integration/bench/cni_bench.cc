@@ -40,6 +40,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "common/netns/cgroup.h"
 #include "common/testing/netns.h"
 #include "integration/bench/bench_util.h"
 #include "kubeprism/http_transport.h"
@@ -113,6 +114,7 @@ class CniBench {
     pods_.clear();
     node_.reset();
     if (!pins_.empty()) weft::testing::Run("rm -rf " + pins_);  // bpffs: unlink maps, rmdir
+    if (!cgroup_.empty()) weft::cgroup::Remove(cgroup_).IgnoreError();
   }
 
   absl::Status Run() {
@@ -315,6 +317,11 @@ class CniBench {
 
   absl::Status StartWeftAgent() {
     const std::string& d = dir_.path();
+    // The kube-proxy replacement's socket programs go on a cgroup of this
+    // run, never on the machine's root.
+    ASSIGN_OR_RETURN(std::string cgroup_root, weft::cgroup::V2Root());
+    cgroup_ = absl::StrCat(cgroup_root, "/", weft::testing::UniqueName("weft-b"));
+    RETURN_IF_ERROR(weft::cgroup::Create(cgroup_));
     std::string config = absl::StrCat("nodeName: ", kNodeName, "\n",          //
                                       "kubeconfig: ", kubeconfig_, "\n",      //
                                       "devices: [", native_, "]\n",           //
@@ -323,7 +330,8 @@ class CniBench {
                                       "bpffsDir: ", pins_, "\n",              //
                                       "cniBinDir: ", d, "/bin\n",             //
                                       "cniConfDir: ", d, "/net.d\n",          //
-                                      "cniPlugin: ", Runfile("agent/cni/weft-cni"), "\n");
+                                      "cniPlugin: ", Runfile("agent/cni/weft-cni"), "\n",
+                                      "kubeProxyReplacement:\n  cgroupPath: ", cgroup_, "\n");
     RETURN_IF_ERROR(WriteAll(d + "/agent.yaml", config));
     SpawnOptions o;
     o.netns_path = node_->path();
@@ -410,7 +418,7 @@ class CniBench {
   TempDir dir_;
   std::unique_ptr<ScopedNetns> node_;
   std::vector<std::unique_ptr<ScopedNetns>> pods_;
-  std::string pins_, native_, kubeconfig_, conf_file_, plugin_, cni_path_, first_pod_ip_;
+  std::string pins_, cgroup_, native_, kubeconfig_, conf_file_, plugin_, cni_path_, first_pod_ip_;
   std::unique_ptr<kubeprism::Transport> transport_;
   Child apiserver_, agent_;
 };

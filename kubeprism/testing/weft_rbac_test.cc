@@ -53,12 +53,18 @@ std::string Patch(generator::Role role, generator::Layout layout) {
   return generator::GeneratePatch(DefaultSpec(), options);
 }
 
-TEST(WeftRbacTest, AgentMayListAndWatchNodesAndPods) {
-  EXPECT_THAT(WeftAgentLabRules(),
-              UnorderedElementsAre(LabRule{"group:weft:agents", "list", "", "nodes"},
-                                   LabRule{"group:weft:agents", "watch", "", "nodes"},
-                                   LabRule{"group:weft:agents", "list", "", "pods"},
-                                   LabRule{"group:weft:agents", "watch", "", "pods"}));
+TEST(WeftRbacTest, AgentMayListAndWatchNodesPodsServicesAndEndpointSlices) {
+  EXPECT_THAT(
+      WeftAgentLabRules(),
+      UnorderedElementsAre(
+          LabRule{"group:weft:agents", "list", "", "nodes"},
+          LabRule{"group:weft:agents", "watch", "", "nodes"},
+          LabRule{"group:weft:agents", "list", "", "pods"},
+          LabRule{"group:weft:agents", "watch", "", "pods"},
+          LabRule{"group:weft:agents", "list", "", "services"},
+          LabRule{"group:weft:agents", "watch", "", "services"},
+          LabRule{"group:weft:agents", "list", "discovery.k8s.io", "endpointslices"},
+          LabRule{"group:weft:agents", "watch", "discovery.k8s.io", "endpointslices"}));
 }
 
 // The lab enforces what the cluster gets: the rules read back from the control-plane
@@ -196,6 +202,7 @@ class WeftRbacLabTest : public ::testing::Test {
         .code;
   }
 
+  static constexpr char kSlices[] = "/apis/discovery.k8s.io/v1/endpointslices";
   const std::string pods_ = "/api/v1/pods?fieldSelector=" +
                             LabTestClient::Escape("spec.nodeName=worker-1");
   std::string state_dir_;
@@ -210,10 +217,13 @@ TEST_F(WeftRbacLabTest, AgentCertificateGetsExactlyItsRules) {
   EXPECT_EQ(Watch("/api/v1/nodes"), 200);
   EXPECT_EQ(agent_->Get(pods_).code, 200);
   EXPECT_EQ(Watch(pods_), 200);
+  EXPECT_EQ(agent_->Get("/api/v1/services").code, 200);
+  EXPECT_EQ(Watch("/api/v1/services"), 200);
+  EXPECT_EQ(agent_->Get(kSlices).code, 200);
+  EXPECT_EQ(Watch(kSlices), 200);
   // Nothing else: no single-object reads, no other resources, no writes.
   EXPECT_EQ(agent_->Get("/api/v1/nodes/worker-1").code, 403);
-  EXPECT_EQ(agent_->Get("/api/v1/services").code, 403);
-  EXPECT_EQ(agent_->Get("/apis/discovery.k8s.io/v1/endpointslices").code, 403);
+  EXPECT_EQ(agent_->Get("/api/v1/namespaces/default/services/web").code, 403);
   EXPECT_EQ(agent_->Get("/api/v1/namespaces").code, 403);
   EXPECT_EQ(agent_->Post("/api/v1/namespaces/default/pods",
                          R"({"metadata":{"name":"x","namespace":"default"}})")
@@ -227,7 +237,10 @@ TEST_F(WeftRbacLabTest, RemovingAnyRuleRefusesTheRequestThatNeedsIt) {
     const LabRule removed = fewer[i];
     fewer.erase(fewer.begin() + static_cast<long>(i));
     Start(fewer);
-    const std::string path = removed.resource == "pods" ? pods_ : "/api/v1/nodes";
+    const std::string path = removed.resource == "pods"             ? pods_
+                             : removed.resource == "services"       ? "/api/v1/services"
+                             : removed.resource == "endpointslices" ? kSlices
+                                                                    : "/api/v1/nodes";
     const long code = removed.verb == "watch" ? Watch(path) : agent_->Get(path).code;
     EXPECT_EQ(code, 403) << removed.verb << " " << removed.resource;
   }

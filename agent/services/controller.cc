@@ -1,0 +1,173 @@
+#include "agent/services/controller.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "kubeprism/logging.h"
+
+namespace weft::services {
+namespace {
+
+using kubeprism::Log;
+using kubeprism::LogLevel;
+
+template <typename T>
+std::vector<T> Snapshot(const kubeprism::Informer<T>& informer) {
+  std::vector<T> out;
+  for (const auto& p : informer.List()) out.push_back(*p);
+  return out;
+}
+
+}  // namespace
+
+Controller::Controller(std::shared_ptr<kubeprism::Transport> transport, datapath::ServiceMap* map,
+                       ControllerOptions options)
+    : options_(std::move(options)), map_(map) {
+  services_ = std::make_unique<kubeprism::Informer<kubeprism::Service>>(transport);
+  slices_ = std::make_unique<kubeprism::Informer<kubeprism::EndpointSlice>>(transport);
+  auto wake = [this](const auto&) { Wake(); };
+  services_->AddHandlers(
+      {wake, [this](const kubeprism::Service&, const kubeprism::Service&) { Wake(); }, wake});
+  slices_->AddHandlers(
+      {wake, [this](const kubeprism::EndpointSlice&, const kubeprism::EndpointSlice&) { Wake(); },
+       wake});
+}
+
+Controller::~Controller() { Stop(); }
+
+void Controller::Start() {
+  {
+    absl::MutexLock l(&mu_);
+    if (started_) return;
+    started_ = true;
+  }
+  services_->Start();
+  slices_->Start();
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Controller::Stop() {
+  {
+    absl::MutexLock l(&mu_);
+    if (!started_ || stopping_) return;
+    stopping_ = true;
+  }
+  thread_.join();
+  services_->Stop();
+  slices_->Stop();
+}
+
+void Controller::Wake() {
+  absl::MutexLock l(&mu_);
+  dirty_ = true;
+}
+
+void Controller::Loop() {
+  absl::Time last = absl::InfinitePast();
+  for (;;) {
+    {
+      absl::MutexLock l(&mu_);
+      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return dirty_ || stopping_; };
+      // Until both caches are listed, look again every 100 ms.
+      const absl::Duration wait = applied_ ? options_.resync : absl::Milliseconds(100);
+      mu_.AwaitWithDeadline(absl::Condition(&woken), last + wait);
+      if (stopping_) return;
+      dirty_ = false;
+    }
+    SyncOnce();
+    last = absl::Now();
+  }
+}
+
+void Controller::SyncOnce() {
+  if (!services_->WaitForSync(absl::ZeroDuration()) || !slices_->WaitForSync(absl::ZeroDuration())) {
+    return;  // the maps keep what they hold
+  }
+  const absl::Time start = absl::Now();
+  ServicePlan plan = PlanServices(Snapshot(*services_), Snapshot(*slices_), options_.node);
+  std::vector<datapath::LbService> want;
+  want.reserve(plan.frontends.size());
+  for (const PlannedFrontend& f : plan.frontends) want.push_back(f.lb);
+  std::vector<std::string> problems = std::move(plan.problems);
+  if (auto s = map_->Replace(want); !s.ok()) {
+    problems.push_back(absl::StrCat("Service datapath: ", s.message()));
+  }
+  for (const auto* informer : {static_cast<const kubeprism::InformerBase*>(services_.get()),
+                               static_cast<const kubeprism::InformerBase*>(slices_.get())}) {
+    kubeprism::InformerStats stats = informer->Stats();
+    if (stats.decode_errors > 0) {
+      problems.push_back(absl::StrCat(stats.decode_errors, " ", informer->type().kind,
+                                      " object(s) skipped as malformed, last: ",
+                                      stats.last_decode_error));
+    }
+  }
+  const absl::Duration took = absl::Now() - start;
+  absl::MutexLock l(&mu_);
+  if (!applied_) {
+    Log(LogLevel::kInfo, absl::StrCat("Services: ", want.size(), " frontends applied in ",
+                                      absl::FormatDuration(took)));
+  }
+  if (problems != problems_) {
+    for (const auto& p : problems) Log(LogLevel::kWarning, p);
+  }
+  applied_ = true;
+  problems_ = std::move(problems);
+  planned_ = std::move(plan.frontends);
+}
+
+std::vector<std::string> Controller::Problems() const {
+  absl::MutexLock l(&mu_);
+  return problems_;
+}
+
+bool Controller::applied() const {
+  absl::MutexLock l(&mu_);
+  return applied_;
+}
+
+int Controller::frontend_count() const {
+  absl::MutexLock l(&mu_);
+  return static_cast<int>(planned_.size());
+}
+
+absl::Status Controller::List(weft::agent::v1::ListServicesResponse* out) const {
+  auto held = map_->List();
+  if (!held.ok()) return held.status();
+  absl::MutexLock l(&mu_);
+  absl::flat_hash_map<datapath::LbFrontendKey, const PlannedFrontend*> by_key;
+  for (const PlannedFrontend& f : planned_) by_key[f.lb.key] = &f;
+  for (const datapath::LbService& s : *held) {
+    auto* f = out->add_frontends();
+    auto it = by_key.find(s.key);
+    const PlannedFrontend* p = it == by_key.end() ? nullptr : it->second;
+    absl::flat_hash_map<datapath::LbBackend, std::string> nodes;
+    if (p) {
+      f->set_service(p->service);
+      f->set_port_name(p->port_name);
+      f->set_kind(FrontendKindName(p->kind));
+      for (size_t i = 0; i < p->lb.backends.size() && i < p->backend_nodes.size(); ++i) {
+        nodes[p->lb.backends[i]] = p->backend_nodes[i];
+      }
+    }
+    f->set_address(s.key.ip.ToString());
+    f->set_port(s.key.port);
+    f->set_protocol(datapath::LbProtoName(s.key.proto));
+    f->set_scope(datapath::LbScopeName(s.key.scope));
+    f->set_id(s.id);
+    f->set_algorithm(datapath::LbAlgorithmName(s.algorithm));
+    f->set_affinity_timeout_seconds(static_cast<int32_t>(s.affinity_timeout_s));
+    f->set_source_nat(s.snat);
+    for (const datapath::LbBackend& b : s.backends) {
+      auto* be = f->add_backends();
+      be->set_address(b.ip.ToString());
+      be->set_port(b.port);
+      auto n = nodes.find(b);
+      if (n != nodes.end()) be->set_node(n->second);
+    }
+  }
+  for (const auto& p : problems_) out->add_skipped(p);
+  return absl::OkStatus();
+}
+
+}  // namespace weft::services
