@@ -5,7 +5,8 @@
  * UDP) or sends (unconnected UDP); its packets then carry the backend's
  * address from the start, so no per-packet NAT happens anywhere. The
  * application keeps seeing the Service address: replies (recvmsg) and
- * getpeername are translated back through weft_lb4_sock_rev.
+ * getpeername are translated back through weft_lb4_sock_rev. IPv6 sockets
+ * reaching a Service by its v4-mapped address are translated alike.
  *
  * A frontend without backends refuses the connection at once (ECONNREFUSED),
  * as the issue asks: the client gets a refusal, not a timeout.
@@ -14,6 +15,7 @@
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <stdbool.h>
 
 #include "bpf/lib/lb.h"
 
@@ -33,7 +35,10 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } WEFT_LB4_SOCK_REV_MAP SEC(".maps");
 
-static __always_inline int sock4_translate(struct bpf_sock_addr *ctx)
+/* The translation of a connection (or datagram) to addr:port of the calling
+ * socket: 1 with *addr and *port set to the backend, 0 when it is not for a
+ * Service frontend, -1 when the frontend has no backend (refuse). */
+static __always_inline int sock_lb_forward(struct bpf_sock_addr *ctx, __be32 *addr, __be16 *port)
 {
 	struct lb4_sock_rev_key rkey = {};
 	struct lb4_sock_rev rev = {};
@@ -44,20 +49,18 @@ static __always_inline int sock4_translate(struct bpf_sock_addr *ctx)
 	__u8 proto;
 
 	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
-		return SYS_PROCEED;
+		return 0;
 	proto = (__u8)ctx->protocol;
-	key.addr = ctx->user_ip4;
-	key.port = (__be16)ctx->user_port;
+	key.addr = *addr;
+	key.port = *port;
 	key.proto = proto;
 	key.scope = LB4_SCOPE_SOCKET;
 	svc = bpf_map_lookup_elem(&WEFT_LB4_SVC_MAP, &key);
 	if (!svc)
-		return SYS_PROCEED;
+		return 0;
 	be = lb4_pick(&key, svc, bpf_get_netns_cookie(ctx), bpf_get_prandom_u32(), &backend_id);
-	if (!be) {
-		bpf_set_retval(-ECONNREFUSED);
-		return SYS_REJECT;
-	}
+	if (!be)
+		return -1;
 	rkey.cookie = bpf_get_socket_cookie(ctx);
 	rkey.addr = be->addr;
 	rkey.port = be->port;
@@ -65,25 +68,106 @@ static __always_inline int sock4_translate(struct bpf_sock_addr *ctx)
 	rev.port = key.port;
 	rev.id = svc->id;
 	bpf_map_update_elem(&WEFT_LB4_SOCK_REV_MAP, &rkey, &rev, BPF_ANY);
-	ctx->user_ip4 = be->addr;
-	ctx->user_port = (__u32)be->port;
+	*addr = be->addr;
+	*port = be->port;
+	return 1;
+}
+
+/* The frontend a translated socket's peer addr:port stands for: true with
+ * *addr and *port set to it. */
+static __always_inline bool sock_lb_reverse(struct bpf_sock_addr *ctx, __be32 *addr, __be16 *port)
+{
+	struct lb4_sock_rev_key rkey = {};
+	struct lb4_sock_rev *rev;
+
+	rkey.cookie = bpf_get_socket_cookie(ctx);
+	rkey.addr = *addr;
+	rkey.port = *port;
+	rev = bpf_map_lookup_elem(&WEFT_LB4_SOCK_REV_MAP, &rkey);
+	if (!rev)
+		return false;
+	*addr = rev->addr;
+	*port = rev->port;
+	return true;
+}
+
+static __always_inline int sock_lb_refuse(void)
+{
+	bpf_set_retval(-ECONNREFUSED);
+	return SYS_REJECT;
+}
+
+static __always_inline int sock4_translate(struct bpf_sock_addr *ctx)
+{
+	__be32 addr = ctx->user_ip4;
+	__be16 port = (__be16)ctx->user_port;
+	int ret = sock_lb_forward(ctx, &addr, &port);
+
+	if (ret < 0)
+		return sock_lb_refuse();
+	if (ret > 0) {
+		ctx->user_ip4 = addr;
+		ctx->user_port = (__u32)port;
+	}
 	return SYS_PROCEED;
 }
 
 /* The peer a translated socket talks to, shown as the Service frontend. */
 static __always_inline int sock4_reverse(struct bpf_sock_addr *ctx)
 {
-	struct lb4_sock_rev_key rkey = {};
-	struct lb4_sock_rev *rev;
+	__be32 addr = ctx->user_ip4;
+	__be16 port = (__be16)ctx->user_port;
 
-	rkey.cookie = bpf_get_socket_cookie(ctx);
-	rkey.addr = ctx->user_ip4;
-	rkey.port = (__be16)ctx->user_port;
-	rev = bpf_map_lookup_elem(&WEFT_LB4_SOCK_REV_MAP, &rkey);
-	if (!rev)
+	if (sock_lb_reverse(ctx, &addr, &port)) {
+		ctx->user_ip4 = addr;
+		ctx->user_port = (__u32)port;
+	}
+	return SYS_PROCEED;
+}
+
+/* IPv6 sockets reach IPv4 Services by their v4-mapped address (::ffff:a.b.c.d):
+ * dual-stack applications such as the JVM open AF_INET6 sockets for every
+ * destination. Their connect and receive go through the inet6 hooks; an
+ * unconnected send to a v4-mapped address goes through sendmsg4 already. */
+static __always_inline bool sock6_v4mapped(struct bpf_sock_addr *ctx)
+{
+	return ctx->user_ip6[0] == 0 && ctx->user_ip6[1] == 0 &&
+	       ctx->user_ip6[2] == bpf_htonl(0x0000ffff);
+}
+
+static __always_inline int sock6_translate(struct bpf_sock_addr *ctx)
+{
+	__be32 addr;
+	__be16 port;
+	int ret;
+
+	if (!sock6_v4mapped(ctx))
 		return SYS_PROCEED;
-	ctx->user_ip4 = rev->addr;
-	ctx->user_port = (__u32)rev->port;
+	addr = ctx->user_ip6[3];
+	port = (__be16)ctx->user_port;
+	ret = sock_lb_forward(ctx, &addr, &port);
+	if (ret < 0)
+		return sock_lb_refuse();
+	if (ret > 0) {
+		ctx->user_ip6[3] = addr;
+		ctx->user_port = (__u32)port;
+	}
+	return SYS_PROCEED;
+}
+
+static __always_inline int sock6_reverse(struct bpf_sock_addr *ctx)
+{
+	__be32 addr;
+	__be16 port;
+
+	if (!sock6_v4mapped(ctx))
+		return SYS_PROCEED;
+	addr = ctx->user_ip6[3];
+	port = (__be16)ctx->user_port;
+	if (sock_lb_reverse(ctx, &addr, &port)) {
+		ctx->user_ip6[3] = addr;
+		ctx->user_port = (__u32)port;
+	}
 	return SYS_PROCEED;
 }
 
@@ -109,6 +193,24 @@ SEC("cgroup/getpeername4")
 int weft_sock4_getpeername(struct bpf_sock_addr *ctx)
 {
 	return sock4_reverse(ctx);
+}
+
+SEC("cgroup/connect6")
+int weft_sock6_connect(struct bpf_sock_addr *ctx)
+{
+	return sock6_translate(ctx);
+}
+
+SEC("cgroup/recvmsg6")
+int weft_sock6_recvmsg(struct bpf_sock_addr *ctx)
+{
+	return sock6_reverse(ctx);
+}
+
+SEC("cgroup/getpeername6")
+int weft_sock6_getpeername(struct bpf_sock_addr *ctx)
+{
+	return sock6_reverse(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

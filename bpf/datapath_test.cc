@@ -9,12 +9,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
+#include <set>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "bpf/bpf_lxc.skel.h"
 #include "bpf/bpf_netdev.skel.h"
+#include "bpf/bpf_sock_lb.skel.h"
+#include "bpf/maps/lb.h"
 #include "bpf/maps/encrypt.h"
 #include "bpf/maps/endpoints.h"
 #include "bpf/maps/nat.h"
@@ -84,10 +88,14 @@ class DatapathTest : public ::testing::Test {
     netdev_ = bpf_netdev__open();
     ASSERT_NE(netdev_, nullptr);
     Unpin(netdev_->obj);
-    // Share lxc's map, as pinning does in the agent.
-    ASSERT_EQ(bpf_map__reuse_fd(netdev_->maps.weft_endpoints_v1,
-                                bpf_map__fd(lxc_->maps.weft_endpoints_v1)),
-              0);
+    // Share lxc's maps (endpoints, NAT and Service state), as pinning does
+    // in the agent.
+    bpf_map* map;
+    bpf_object__for_each_map(map, netdev_->obj) {
+      if (bpf_map__is_internal(map)) continue;
+      bpf_map* same = bpf_object__find_map_by_name(lxc_->obj, bpf_map__name(map));
+      if (same != nullptr) ASSERT_EQ(bpf_map__reuse_fd(map, bpf_map__fd(same)), 0);
+    }
     ASSERT_EQ(bpf_netdev__load(netdev_), 0) << strerror(errno);
 
     endpoint_key key{};
@@ -573,6 +581,328 @@ TEST_F(StrictEncryptionTest, OnlyStrictDevicesDrop) {
   EXPECT_EQ(o.verdict, TC_ACT_OK);
   EXPECT_EQ(o.data, in);
   EXPECT_EQ(Drops(), 0u);
+}
+
+// --- Service translation of traffic from outside (lb_external.h) -----------
+
+constexpr char kClient[] = "203.0.113.10";   // outside the cluster
+constexpr char kFrontend[] = "192.168.50.1";  // a node address: NodePort frontends
+constexpr char kRemoteBackend[] = "10.244.2.7";  // a pod on another node
+constexpr uint16_t kNodePort = 30080;
+constexpr uint16_t kTargetPort = 8080;
+
+class LbTest : public DatapathTest {
+ protected:
+  struct Be {
+    const char* ip;
+    uint16_t port;
+  };
+
+  // Writes backend `id` (its own id space: tests pick them).
+  void SetBackend(uint32_t id, const Be& b, uint8_t proto) {
+    lb4_backend v{};
+    inet_pton(AF_INET, b.ip, &v.addr);
+    v.port = htons(b.port);
+    v.proto = proto;
+    ASSERT_EQ(bpf_map__update_elem(netdev_->maps.weft_lb4_backend_v1, &id, sizeof(id), &v,
+                                   sizeof(v), BPF_ANY),
+              0);
+  }
+
+  // Writes frontend kFrontend:port/proto (external scope) as service `id` of
+  // generation `gen` with the backends `ids` (already written), the way the
+  // agent does: slots first, then the frontend entry; the previous
+  // generation's slots (`old_count` of them) are deleted afterwards.
+  void SetService(uint16_t port, uint8_t proto, uint32_t id, uint16_t gen,
+                  const std::vector<uint32_t>& ids, uint32_t flags = 0,
+                  uint32_t affinity_timeout_s = 0, size_t old_count = 0) {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      lb4_slot_key k{};
+      k.id = id;
+      k.gen = gen;
+      k.index = static_cast<__u16>(i);
+      __u32 v = ids[i];
+      ASSERT_EQ(bpf_map__update_elem(netdev_->maps.weft_lb4_slot_v1, &k, sizeof(k), &v, sizeof(v),
+                                     BPF_ANY),
+                0);
+    }
+    lb4_key key = Key(port, proto);
+    lb4_service svc{};
+    svc.id = id;
+    svc.gen = gen;
+    svc.count = static_cast<__u16>(ids.size());
+    svc.flags = flags;
+    svc.affinity_timeout_s = affinity_timeout_s;
+    ASSERT_EQ(bpf_map__update_elem(netdev_->maps.weft_lb4_svc_v1, &key, sizeof(key), &svc,
+                                   sizeof(svc), BPF_ANY),
+              0);
+    for (size_t i = 0; i < old_count; ++i) {
+      lb4_slot_key k{};
+      k.id = id;
+      k.gen = static_cast<__u16>(gen - 1);
+      k.index = static_cast<__u16>(i);
+      ASSERT_EQ(bpf_map__delete_elem(netdev_->maps.weft_lb4_slot_v1, &k, sizeof(k), 0), 0);
+    }
+  }
+
+  static lb4_key Key(uint16_t port, uint8_t proto) {
+    lb4_key key{};
+    inet_pton(AF_INET, kFrontend, &key.addr);
+    key.port = htons(port);
+    key.proto = proto;
+    key.scope = LB4_SCOPE_EXTERNAL;
+    return key;
+  }
+
+  void SetSnatAddress(const char* ip) {
+    __u32 zero = 0;
+    lb4_config cfg{};
+    inet_pton(AF_INET, ip, &cfg.snat_addr4);
+    ASSERT_EQ(bpf_map__update_elem(netdev_->maps.weft_lb4_config_v1, &zero, sizeof(zero), &cfg,
+                                   sizeof(cfg), BPF_ANY),
+              0);
+  }
+
+  Out FromNetdev(std::vector<uint8_t> in) {
+    return RunProg(bpf_program__fd(netdev_->progs.weft_from_netdev), std::move(in));
+  }
+  Out FromContainer(std::vector<uint8_t> in) {
+    return RunProg(bpf_program__fd(lxc_->progs.weft_from_container), std::move(in));
+  }
+};
+
+// Forwarded by FIB lookup: what the test run's namespace routes decide
+// (redirected, or to the stack when there is no route). Either way the IP
+// and L4 headers are the ones checked.
+bool Forwarded(int verdict) { return verdict == TC_ACT_OK || verdict == TC_ACT_REDIRECT; }
+
+bool ValidChecksums(const std::vector<uint8_t>& f) { return Ipv4ChecksumOk(f) && L4ChecksumOk(f); }
+
+TEST_F(LbTest, NodePortSynGoesToTheLocalBackendWithValidChecksums) {
+  SetBackend(1, {kPod, kTargetPort}, kTcp);
+  SetService(kNodePort, kTcp, 7, 1, {1});
+  Out o = FromNetdev(Tcp(kClient, 40000, kFrontend, kNodePort, kSyn));
+  EXPECT_EQ(o.verdict, TC_ACT_REDIRECT);  // into the backend pod
+  EXPECT_EQ(memcmp(&o.data[0], kPodMac, 6), 0);
+  EXPECT_EQ(Src(o.data), kClient);  // Local: the client's address is kept
+  EXPECT_EQ(Sport(o.data), 40000);
+  EXPECT_EQ(Dst(o.data), kPod);
+  EXPECT_EQ(Dport(o.data), kTargetPort);
+  EXPECT_EQ(o.data[22], 63);
+  EXPECT_TRUE(Ipv4ChecksumOk(o.data));
+  EXPECT_TRUE(L4ChecksumOk(o.data));
+
+  // The pod's answer leaves through its veth as the frontend.
+  Out back = FromContainer(Tcp(kPod, kTargetPort, kClient, 40000, kSyn | kAck));
+  EXPECT_TRUE(Forwarded(back.verdict)) << back.verdict;
+  EXPECT_EQ(Src(back.data), kFrontend);
+  EXPECT_EQ(Sport(back.data), kNodePort);
+  EXPECT_EQ(Dst(back.data), kClient);
+  EXPECT_EQ(Dport(back.data), 40000);
+  EXPECT_TRUE(ValidChecksums(back.data));
+
+  // Another pod talking to that client is none of the Service's business.
+  auto other = Tcp(kPod, 9999, kClient, 40000, kAck);
+  EXPECT_EQ(Src(FromContainer(other).data), kPod);
+}
+
+TEST_F(LbTest, RemoteBackendIsForwardedWithValidChecksums) {
+  SetBackend(1, {kRemoteBackend, kTargetPort}, kTcp);
+  SetService(kNodePort, kTcp, 7, 1, {1});
+  Out o = FromNetdev(Tcp(kClient, 40000, kFrontend, kNodePort, kSyn));
+  EXPECT_TRUE(Forwarded(o.verdict)) << o.verdict;
+  EXPECT_EQ(Src(o.data), kClient);
+  EXPECT_EQ(Dst(o.data), kRemoteBackend);
+  EXPECT_EQ(Dport(o.data), kTargetPort);
+  EXPECT_TRUE(ValidChecksums(o.data));
+}
+
+TEST_F(LbTest, SnatFlowsLeaveWithTheNodeAddressAndRepliesReturnAsTheFrontend) {
+  SetBackend(1, {kRemoteBackend, kTargetPort}, kTcp);
+  SetService(kNodePort, kTcp, 7, 1, {1}, LB4_F_SNAT);
+
+  // No source address configured yet: dropped, not sent with the client's.
+  EXPECT_EQ(FromNetdev(Tcp(kClient, 39999, kFrontend, kNodePort, kSyn)).verdict, TC_ACT_SHOT);
+
+  SetSnatAddress(kNode);
+  Out o = FromNetdev(Tcp(kClient, 40000, kFrontend, kNodePort, kSyn));
+  EXPECT_TRUE(Forwarded(o.verdict)) << o.verdict;
+  EXPECT_EQ(Src(o.data), kNode);
+  const uint16_t nat_port = Sport(o.data);
+  EXPECT_TRUE(InNatRange(nat_port)) << nat_port;
+  EXPECT_EQ(Dst(o.data), kRemoteBackend);
+  EXPECT_EQ(Dport(o.data), kTargetPort);
+  EXPECT_TRUE(ValidChecksums(o.data));
+
+  // The backend answers the node; the client gets it from the frontend.
+  Out back = FromNetdev(Tcp(kRemoteBackend, kTargetPort, kNode, nat_port, kSyn | kAck));
+  EXPECT_TRUE(Forwarded(back.verdict)) << back.verdict;
+  EXPECT_EQ(Src(back.data), kFrontend);
+  EXPECT_EQ(Sport(back.data), kNodePort);
+  EXPECT_EQ(Dst(back.data), kClient);
+  EXPECT_EQ(Dport(back.data), 40000);
+  EXPECT_TRUE(ValidChecksums(back.data));
+
+  // Later packets of the flow keep the NAT port.
+  Out ack = FromNetdev(Tcp(kClient, 40000, kFrontend, kNodePort, kAck));
+  EXPECT_EQ(Src(ack.data), kNode);
+  EXPECT_EQ(Sport(ack.data), nat_port);
+  EXPECT_EQ(Dst(ack.data), kRemoteBackend);
+  EXPECT_TRUE(ValidChecksums(ack.data));
+}
+
+TEST_F(LbTest, SnatFlowToALocalBackendIsAnsweredThroughThePodVeth) {
+  SetBackend(1, {kPod, kTargetPort}, kTcp);
+  SetService(kNodePort, kTcp, 7, 1, {1}, LB4_F_SNAT);
+  SetSnatAddress(kNode);
+  Out o = FromNetdev(Tcp(kClient, 40000, kFrontend, kNodePort, kSyn));
+  EXPECT_EQ(o.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(Src(o.data), kNode);
+  const uint16_t nat_port = Sport(o.data);
+  EXPECT_TRUE(InNatRange(nat_port));
+  EXPECT_EQ(Dst(o.data), kPod);
+  EXPECT_TRUE(ValidChecksums(o.data));
+
+  Out back = FromContainer(Tcp(kPod, kTargetPort, kNode, nat_port, kSyn | kAck));
+  EXPECT_TRUE(Forwarded(back.verdict)) << back.verdict;
+  EXPECT_EQ(Src(back.data), kFrontend);
+  EXPECT_EQ(Sport(back.data), kNodePort);
+  EXPECT_EQ(Dst(back.data), kClient);
+  EXPECT_EQ(Dport(back.data), 40000);
+  EXPECT_TRUE(ValidChecksums(back.data));
+}
+
+TEST_F(LbTest, AFlowKeepsItsBackendWhenTheServiceChanges) {
+  SetBackend(1, {kPod, kTargetPort}, kTcp);
+  SetBackend(2, {kRemoteBackend, kTargetPort}, kTcp);
+  SetService(kNodePort, kTcp, 7, 1, {1});
+  EXPECT_EQ(Dst(FromNetdev(Tcp(kClient, 40000, kFrontend, kNodePort, kSyn)).data), kPod);
+
+  SetService(kNodePort, kTcp, 7, 2, {2}, 0, 0, /*old_count=*/1);
+  Out ack = FromNetdev(Tcp(kClient, 40000, kFrontend, kNodePort, kAck));
+  EXPECT_EQ(Dst(ack.data), kPod) << "conntrack keeps the flow on its backend";
+  EXPECT_EQ(ack.verdict, TC_ACT_REDIRECT);
+  EXPECT_TRUE(ValidChecksums(ack.data));
+  // A new flow gets the new set.
+  Out fresh = FromNetdev(Tcp(kClient, 40001, kFrontend, kNodePort, kSyn));
+  EXPECT_EQ(Dst(fresh.data), kRemoteBackend);
+  EXPECT_TRUE(ValidChecksums(fresh.data));
+}
+
+TEST_F(LbTest, FrontendWithoutBackendsAndOtherTrafficPassUnchanged) {
+  SetService(kNodePort, kTcp, 7, 1, {});
+  auto in = Tcp(kClient, 40000, kFrontend, kNodePort, kSyn);
+  Out o = FromNetdev(in);
+  EXPECT_EQ(o.verdict, TC_ACT_OK);  // the stack refuses it (RST)
+  EXPECT_EQ(o.data, in);
+  // Another port, another protocol, the socket scope: not translated here.
+  SetBackend(1, {kPod, kTargetPort}, kTcp);
+  SetService(kNodePort, kTcp, 7, 2, {1}, 0, 0, 0);
+  auto udp = Udp(kClient, 40000, kFrontend, kNodePort);
+  EXPECT_EQ(FromNetdev(udp).data, udp);
+  auto port = Tcp(kClient, 40000, kFrontend, kNodePort + 1, kSyn);
+  EXPECT_EQ(FromNetdev(port).data, port);
+  lb4_key socket_scope = Key(8443, kTcp);
+  socket_scope.scope = LB4_SCOPE_SOCKET;
+  lb4_service svc{};
+  svc.id = 8;
+  svc.gen = 1;
+  svc.count = 1;
+  ASSERT_EQ(bpf_map__update_elem(netdev_->maps.weft_lb4_svc_v1, &socket_scope,
+                                 sizeof(socket_scope), &svc, sizeof(svc), BPF_ANY),
+            0);
+  auto socket_only = Tcp(kClient, 40000, kFrontend, 8443, kSyn);
+  EXPECT_EQ(FromNetdev(socket_only).data, socket_only);
+}
+
+TEST_F(LbTest, UdpIsTranslatedBothWays) {
+  SetBackend(1, {kRemoteBackend, 53}, kUdp);
+  SetService(30053, kUdp, 9, 1, {1}, LB4_F_SNAT);
+  SetSnatAddress(kNode);
+  Out o = FromNetdev(Udp(kClient, 5353, kFrontend, 30053));
+  EXPECT_TRUE(Forwarded(o.verdict)) << o.verdict;
+  EXPECT_EQ(Src(o.data), kNode);
+  EXPECT_TRUE(InNatRange(Sport(o.data)));
+  EXPECT_EQ(Dst(o.data), kRemoteBackend);
+  EXPECT_EQ(Dport(o.data), 53);
+  EXPECT_NE(Get16(o.data, L4ChecksumOffset(kUdp)), 0);
+  EXPECT_TRUE(ValidChecksums(o.data));
+
+  Out back = FromNetdev(Udp(kRemoteBackend, 53, kNode, Sport(o.data)));
+  EXPECT_TRUE(Forwarded(back.verdict));
+  EXPECT_EQ(Src(back.data), kFrontend);
+  EXPECT_EQ(Sport(back.data), 30053);
+  EXPECT_EQ(Dst(back.data), kClient);
+  EXPECT_EQ(Dport(back.data), 5353);
+  EXPECT_TRUE(ValidChecksums(back.data));
+
+  // Local (no SNAT) to a local pod, answered through its veth.
+  SetBackend(2, {kPod, 53}, kUdp);
+  SetService(30054, kUdp, 10, 1, {2});
+  Out local = FromNetdev(Udp(kClient, 5354, kFrontend, 30054));
+  EXPECT_EQ(local.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(Src(local.data), kClient);
+  EXPECT_EQ(Dst(local.data), kPod);
+  EXPECT_TRUE(ValidChecksums(local.data));
+  Out answer = FromContainer(Udp(kPod, 53, kClient, 5354));
+  EXPECT_EQ(Src(answer.data), kFrontend);
+  EXPECT_EQ(Sport(answer.data), 30054);
+  EXPECT_TRUE(ValidChecksums(answer.data));
+
+  // Without a UDP checksum: none stays none.
+  Out none = FromNetdev(Udp(kClient, 5355, kFrontend, 30054, /*checksum=*/false));
+  EXPECT_EQ(Dst(none.data), kPod);
+  EXPECT_EQ(Get16(none.data, L4ChecksumOffset(kUdp)), 0);
+  EXPECT_TRUE(Ipv4ChecksumOk(none.data));
+}
+
+TEST_F(LbTest, AffinityKeepsAClientOnOneBackend) {
+  std::vector<uint32_t> ids;
+  const char* pods[] = {"10.244.2.7", "10.244.2.8", "10.244.2.9", "10.244.2.10"};
+  for (uint32_t i = 0; i < 4; ++i) {
+    SetBackend(i + 1, {pods[i], kTargetPort}, kTcp);
+    ids.push_back(i + 1);
+  }
+  SetService(kNodePort, kTcp, 7, 1, ids, LB4_F_AFFINITY, 300);
+  std::set<std::string> seen;
+  for (uint16_t port = 40000; port < 40020; ++port) {
+    seen.insert(Dst(FromNetdev(Tcp(kClient, port, kFrontend, kNodePort, kSyn)).data));
+  }
+  EXPECT_EQ(seen.size(), 1u);
+  // Another client is placed on its own (any backend).
+  EXPECT_EQ(Dport(FromNetdev(Tcp("203.0.113.11", 40000, kFrontend, kNodePort, kSyn)).data),
+            kTargetPort);
+}
+
+TEST_F(LbTest, MaglevPicksFromTheTable) {
+  SetBackend(1, {"10.244.2.7", kTargetPort}, kTcp);
+  SetBackend(2, {"10.244.2.8", kTargetPort}, kTcp);
+  auto table = std::make_unique<lb4_maglev>();
+  for (auto& id : table->backend_ids) id = 2;
+  lb4_maglev_key mk{};
+  mk.id = 7;
+  mk.gen = 1;
+  ASSERT_EQ(bpf_map__update_elem(netdev_->maps.weft_lb4_maglev_v1, &mk, sizeof(mk), table.get(),
+                                 sizeof(*table), BPF_ANY),
+            0);
+  SetService(kNodePort, kTcp, 7, 1, {1, 2}, LB4_F_MAGLEV);
+  for (uint16_t port = 40000; port < 40020; ++port) {
+    Out o = FromNetdev(Tcp(kClient, port, kFrontend, kNodePort, kSyn));
+    EXPECT_EQ(Dst(o.data), "10.244.2.8");
+    EXPECT_TRUE(ValidChecksums(o.data));
+  }
+}
+
+// cgroup sock_addr programs: the verifier accepts them. Their behaviour is
+// tested with traffic (agent/datapath/services_test.cc): this kernel has no
+// BPF_PROG_TEST_RUN for sock_addr programs (ENOTSUPP).
+TEST(SockLbTest, ProgramsPassTheVerifier) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
+  bpf_sock_lb* sock = bpf_sock_lb__open();
+  ASSERT_NE(sock, nullptr);
+  Unpin(sock->obj);
+  EXPECT_EQ(bpf_sock_lb__load(sock), 0) << strerror(errno);
+  bpf_sock_lb__destroy(sock);
 }
 
 }  // namespace

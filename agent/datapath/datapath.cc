@@ -201,6 +201,10 @@ const SockProgram kSockPrograms[] = {
     {"link_sock4_sendmsg", [](bpf_sock_lb* s) { return s->progs.weft_sock4_sendmsg; }},
     {"link_sock4_recvmsg", [](bpf_sock_lb* s) { return s->progs.weft_sock4_recvmsg; }},
     {"link_sock4_getpeername", [](bpf_sock_lb* s) { return s->progs.weft_sock4_getpeername; }},
+    // IPv6 sockets to v4-mapped Service addresses (dual-stack applications).
+    {"link_sock6_connect", [](bpf_sock_lb* s) { return s->progs.weft_sock6_connect; }},
+    {"link_sock6_recvmsg", [](bpf_sock_lb* s) { return s->progs.weft_sock6_recvmsg; }},
+    {"link_sock6_getpeername", [](bpf_sock_lb* s) { return s->progs.weft_sock6_getpeername; }},
 };
 
 // The cgroup a pinned cgroup link is attached to (its inode), or 0.

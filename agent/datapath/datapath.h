@@ -111,8 +111,10 @@ class Datapath {
   virtual ServiceMap& services() = 0;
 
   // Socket-level Service translation (cgroup connect4, sendmsg4, recvmsg4,
-  // getpeername4) for every process in the cgroup v2 folder `cgroup_path` and
-  // below (the cgroup root on a node: pods and host). The links are pinned in
+  // getpeername4; connect6, recvmsg6, getpeername6 for IPv6 sockets to
+  // v4-mapped addresses) for every process in the cgroup v2 folder
+  // `cgroup_path` and below (the cgroup root on a node: pods and host).
+  // The links are pinned in
   // the pin folder, so they outlive the agent; attaching again (a restart)
   // swaps the programs in place. Idempotent.
   virtual absl::Status AttachSocketLb(const std::string& cgroup_path) = 0;

@@ -641,5 +641,129 @@ TEST_F(MasqueradeTrafficTest, ClusterTrafficKeepsPodAddresses) {
   EXPECT_EQ(peer.ip, "192.168.77.1");
 }
 
+// --- Services reached from outside (NodePort, lb_external.h) ----------------
+
+// The outside host connects to node1's address on `wan` at a NodePort. With
+// externalTrafficPolicy Local the backend is a pod on node1 and sees the
+// client's address; with Cluster (source NAT) the backend may be on node2 and
+// sees node1's address. Either way the client's answers come from the
+// address it connected to.
+class NodePortTrafficTest : public MasqueradeTrafficTest {
+ protected:
+  static constexpr uint16_t kNodePort = 30080;
+
+  void SetUp() override {
+    MasqueradeTrafficTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_TRUE(dp1_->services().SetSnatAddress(*net::IpAddress::Parse("192.168.77.1")).ok());
+  }
+
+  void Expose(uint8_t proto, const std::string& backend_ip, uint16_t backend_port, bool snat) {
+    LbService svc;
+    svc.key.ip = *net::IpAddress::Parse(NodeIp());
+    svc.key.port = kNodePort;
+    svc.key.proto = proto;
+    svc.key.scope = LbScope::kExternal;
+    svc.snat = snat;
+    LbBackend b;
+    b.ip = *net::IpAddress::Parse(backend_ip);
+    b.port = backend_port;
+    b.proto = proto;
+    svc.backends.push_back(b);
+    auto s = dp1_->services().Upsert(svc);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  // One UDP exchange from the outside to the NodePort, answered by `server`:
+  // the address the server saw (empty ip: no exchange, or the answer did not
+  // come from the NodePort).
+  Peer UdpToNodePort(const ScopedFd& server) {
+    ScopedFd client = SocketIn(*outside_, SOCK_DGRAM);
+    sockaddr_in to = SockAddr(NodeIp(), kNodePort);
+    if (sendto(client.get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 4 ||
+        !Readable(server, kWait)) {
+      return {};
+    }
+    char buf[16];
+    sockaddr_in from{};
+    socklen_t len = sizeof(from);
+    if (recvfrom(server.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len) != 4 ||
+        sendto(server.get(), "pong", 4, 0, reinterpret_cast<sockaddr*>(&from), len) != 4 ||
+        !Readable(client, kWait)) {
+      return {};
+    }
+    sockaddr_in answered{};
+    socklen_t answered_len = sizeof(answered);
+    if (recvfrom(client.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&answered),
+                 &answered_len) != 4 ||
+        answered.sin_addr.s_addr != to.sin_addr.s_addr || answered.sin_port != to.sin_port) {
+      return {};
+    }
+    return PeerOf(from);
+  }
+};
+
+TEST_F(NodePortTrafficTest, LocalPolicyReachesALocalPodWithTheClientAddress) {
+  Pod& a = AddPod(*n1_, *dp1_, "10.244.1.5");
+  // Checksums completed in software and verified by the receivers.
+  ASSERT_TRUE(TxChecksumOff(*n1_, "wan"));
+  ASSERT_TRUE(TxChecksumOff(*outside_, "eth0"));
+  ScopedFd listener = SocketIn(*a.ns, SOCK_STREAM, a.ip);
+  ASSERT_EQ(listen(listener.get(), 4), 0);
+  Expose(6, a.ip, LocalPort(listener), /*snat=*/false);
+
+  ScopedFd client = SocketIn(*outside_, SOCK_STREAM);
+  ASSERT_TRUE(Connect(client, NodeIp(), kNodePort, kWait));
+  Peer peer;
+  ScopedFd server = Accept(listener, &peer);
+  ASSERT_TRUE(server.ok());
+  EXPECT_EQ(peer.ip, OutsideIp());
+  EXPECT_TRUE(Carries(client, server, std::string(3000, 'x')));
+  EXPECT_TRUE(Carries(server, client, std::string(3000, 'y')));
+
+  ScopedFd udp_server = SocketIn(*a.ns, SOCK_DGRAM, a.ip);
+  Expose(17, a.ip, LocalPort(udp_server), /*snat=*/false);
+  EXPECT_EQ(UdpToNodePort(udp_server).ip, OutsideIp());
+}
+
+TEST_F(NodePortTrafficTest, ClusterPolicyReachesARemotePodThroughTheNodeAddress) {
+  Pod& c = AddPod(*n2_, *dp2_, "10.244.2.5");
+  ScopedFd listener = SocketIn(*c.ns, SOCK_STREAM, c.ip);
+  ASSERT_EQ(listen(listener.get(), 4), 0);
+  Expose(6, c.ip, LocalPort(listener), /*snat=*/true);
+
+  ScopedFd client = SocketIn(*outside_, SOCK_STREAM);
+  ASSERT_TRUE(Connect(client, NodeIp(), kNodePort, kWait));
+  Peer peer;
+  ScopedFd server = Accept(listener, &peer);
+  ASSERT_TRUE(server.ok());
+  EXPECT_EQ(peer.ip, "192.168.77.1");
+  EXPECT_TRUE(InNatRange(peer.port)) << peer.port;
+  EXPECT_TRUE(Carries(client, server, "ping"));
+  EXPECT_TRUE(Carries(server, client, "pong"));
+
+  ScopedFd udp_server = SocketIn(*c.ns, SOCK_DGRAM, c.ip);
+  Expose(17, c.ip, LocalPort(udp_server), /*snat=*/true);
+  Peer udp_peer = UdpToNodePort(udp_server);
+  EXPECT_EQ(udp_peer.ip, "192.168.77.1");
+  EXPECT_TRUE(InNatRange(udp_peer.port)) << udp_peer.port;
+}
+
+TEST_F(NodePortTrafficTest, ClusterPolicyToALocalPod) {
+  Pod& a = AddPod(*n1_, *dp1_, "10.244.1.5");
+  ScopedFd listener = SocketIn(*a.ns, SOCK_STREAM, a.ip);
+  ASSERT_EQ(listen(listener.get(), 4), 0);
+  Expose(6, a.ip, LocalPort(listener), /*snat=*/true);
+
+  ScopedFd client = SocketIn(*outside_, SOCK_STREAM);
+  ASSERT_TRUE(Connect(client, NodeIp(), kNodePort, kWait));
+  Peer peer;
+  ScopedFd server = Accept(listener, &peer);
+  ASSERT_TRUE(server.ok());
+  EXPECT_EQ(peer.ip, "192.168.77.1");
+  EXPECT_TRUE(Carries(client, server, "ping"));
+  EXPECT_TRUE(Carries(server, client, "pong"));
+}
+
 }  // namespace
 }  // namespace weft::datapath

@@ -93,6 +93,9 @@ static __always_inline __u32 lb4_maglev_pick(const struct lb4_service *svc, __u3
 	struct lb4_maglev *table;
 	__u32 index = hash % WEFT_LB4_MAGLEV_SIZE;
 
+	/* clang knows index < size and would drop the check below; the
+	 * verifier does not track the bound of a modulo and needs it. */
+	barrier_var(index);
 	key.id = svc->id;
 	key.gen = svc->gen;
 	table = bpf_map_lookup_elem(&WEFT_LB4_MAGLEV_MAP, &key);
@@ -146,18 +149,21 @@ static __always_inline const struct lb4_backend *lb4_pick(const struct lb4_key *
 		}
 	}
 	id = lb4_pick_once(svc, hash);
-	if (id == 0) {
-		/* The service changed under us: read its entry again. */
+	be = id ? bpf_map_lookup_elem(&WEFT_LB4_BACKEND_MAP, &id) : NULL;
+	if (!be) {
+		/* The service changed under us: its old slot (or table), or the
+		 * backend an old slot named, is already gone. Read its entry
+		 * again. */
 		svc = bpf_map_lookup_elem(&WEFT_LB4_SVC_MAP, key);
 		if (!svc)
 			return NULL;
 		id = lb4_pick_once(svc, hash);
 		if (id == 0)
 			return NULL;
+		be = bpf_map_lookup_elem(&WEFT_LB4_BACKEND_MAP, &id);
+		if (!be)
+			return NULL;
 	}
-	be = bpf_map_lookup_elem(&WEFT_LB4_BACKEND_MAP, &id);
-	if (!be)
-		return NULL;
 	if (now) {
 		fresh.last_used_ns = now;
 		fresh.backend_id = id;

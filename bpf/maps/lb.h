@@ -18,8 +18,9 @@
  * next generation first, then its weft_lb4_svc entry is replaced in one
  * update (hash map updates swap the whole element: a reader sees the old or
  * the new value, never a mix), then the old generation is deleted. A reader
- * that read the old entry just before the swap may miss an old slot once; it
- * reads the entry again (lb4_pick in bpf/lib/lb.h).
+ * that read the old entry just before the swap may miss an old slot, or the
+ * backend an old slot named, once; it reads the entry again (lb4_pick in
+ * bpf/lib/lb.h).
  *
  * State written by the datapath, never by the agent:
  *   weft_lb4_sock_rev  {socket cookie, backend address, port} -> the frontend
