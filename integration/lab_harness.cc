@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/lab/plan.h"
+#include "common/netns/cgroup.h"
 #include "common/netns/netns.h"
 #include "common/netns/process.h"
 #include "gmock/gmock.h"
@@ -62,7 +64,11 @@ void ExpectNothingLeft(const std::string& prefix, const std::vector<std::string>
   ASSERT_TRUE(names.ok()) << names.status();
   EXPECT_THAT(*names, ::testing::IsEmpty()) << "network namespaces of lab " << prefix;
   std::vector<std::string> dirs = {lab::kBpffsRoot};
-  dirs.insert(dirs.end(), extra_dirs.begin(), extra_dirs.end());
+  // The nodes' cgroups, <cgroup v2 root>/<prefix>-node<N>.
+  if (auto root = cgroup::V2Root(); root.ok()) dirs.push_back(*root);
+  for (const std::string& d : extra_dirs) {
+    if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+  }
   for (const std::string& dir : dirs) {
     std::vector<std::string> left;
     std::error_code ec;
@@ -99,6 +105,15 @@ void ExpectHealthyReport(const json& report, int nodes) {
   const int cells = (3 + nodes) * 4;  // (pods + nodes) x (pods + outside)
   EXPECT_EQ(report["connectivity"]["total"], cells);
   EXPECT_EQ(report["connectivity"]["passed"], cells) << report["connectivity"].dump(2);
+  // The Services (backend ClusterIP, frontend NodePort): from every node and
+  // one pod per node that has pods (2: pods sit on nodes 1 and 2), and the
+  // NodePort from outside to every node.
+  for (const json& n : report["nodes"]) {
+    EXPECT_EQ(n["kubeProxyReplacement"]["state"], "True") << n;
+  }
+  const int service_cells = 2 * (nodes + std::min(nodes, 2)) + nodes;
+  EXPECT_EQ(report["services"]["total"], service_cells);
+  EXPECT_EQ(report["services"]["passed"], service_cells) << report["services"].dump(2);
 }
 
 std::unique_ptr<kubeprism::Client> AdminClient(const lab::LabState& state) {

@@ -40,9 +40,9 @@ CommandResult RunWeft(std::vector<std::string> args);
 // Polls `done` every 50 ms for up to `timeout`; its last answer.
 bool WaitFor(const std::function<bool()>& done, absl::Duration timeout);
 
-// Nothing of lab `prefix` is left: no network namespace and no bpffs pin named
-// "<prefix>-...", nor any such entry in `extra_dirs` (e.g. the cgroup v2 root in
-// Talos mode).
+// Nothing of lab `prefix` is left: no network namespace, no bpffs pin and no
+// cgroup (in the cgroup v2 root) named "<prefix>-...", nor any such entry in
+// `extra_dirs`.
 void ExpectNothingLeft(const std::string& prefix, const std::vector<std::string>& extra_dirs = {});
 
 // The process the lab recorded no longer runs (or its PID is somebody else's).

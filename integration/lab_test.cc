@@ -99,7 +99,7 @@ TEST_F(LabTest, UpStatusDownLeavesNothing) {
   ExpectAllGood(status.json, 2);
   CommandResult text = RunWeft({"lab", "status", "--state-dir", state_dir_});
   EXPECT_EQ(text.rc, 0);
-  EXPECT_THAT(text.out, HasSubstr("result: ok (20/20 connections)"));
+  EXPECT_THAT(text.out, HasSubstr("result: ok (20/20 connections, 10/10 through Services)"));
   std::cout << "weft lab status:\n" << text.out;
 
   // The pods are what their agents think they are.
@@ -115,8 +115,10 @@ TEST_F(LabTest, UpStatusDownLeavesNothing) {
 
   CommandResult down = RunWeft({"lab", "down", "--state-dir", state_dir_});
   EXPECT_EQ(down.rc, 0) << down.err;
-  EXPECT_THAT(down.out, HasSubstr("3 pods detached (CNI DEL), 6 API objects deleted, the "
+  // Namespace, 2 Nodes, 2 Services, their 2 EndpointSlices, 3 Pods.
+  EXPECT_THAT(down.out, HasSubstr("3 pods detached (CNI DEL), 10 API objects deleted, the "
                                   "controller and 2 agents stopped"));
+  EXPECT_THAT(down.out, HasSubstr("2 BPF pin folders and 2 cgroups removed"));
   ExpectNothingLeft(state.plan.prefix);
   ExpectStopped(state.controller);
   for (const lab::AgentRecord& a : state.agents) ExpectStopped(a.process);

@@ -178,7 +178,7 @@ TEST_F(TalosLabTest, UpStatusDown) {
 
   CommandResult status = RunWeft({"lab", "status", "--state-dir", state_dir_});
   EXPECT_EQ(status.rc, 0) << status.out << status.err;
-  EXPECT_THAT(status.out, HasSubstr("result: ok (20/20 connections)"));
+  EXPECT_THAT(status.out, HasSubstr("result: ok (20/20 connections, 10/10 through Services)"));
   std::cout << "weft lab status (Talos mode):\n" << status.out;
 
   const lab::LabState state = State();
@@ -223,6 +223,9 @@ TEST_F(TalosLabTest, UpStatusDown) {
     // bpffs: the node's pin folder is the container's /sys/fs/bpf; the agent pins
     // under its default bpffsDir /sys/fs/bpf/weft.
     EXPECT_TRUE(std::filesystem::exists(node.pin_dir + "/weft/weft_endpoints_v1"));
+    // cgroup v2: the node's own folder is the container's /sys/fs/cgroup, where
+    // the agent's default cgroupPath puts its socket programs.
+    EXPECT_TRUE(std::filesystem::is_directory(node.cgroup)) << node.cgroup;
     // The agent installed the plugin through the /opt/cni/bin mount.
     EXPECT_EQ(access((node.cni_bin_dir() + "/weft-cni").c_str(), X_OK), 0);
     // It needed nothing the RBAC does not grant.
@@ -233,7 +236,8 @@ TEST_F(TalosLabTest, UpStatusDown) {
 
   CommandResult down = RunWeft({"lab", "down", "--state-dir", state_dir_});
   EXPECT_EQ(down.rc, 0) << down.err;
-  EXPECT_THAT(down.out, HasSubstr("3 pods detached (CNI DEL), 6 API objects deleted, the "
+  // Namespace, 2 Nodes, 2 Services, their 2 EndpointSlices, 3 Pods.
+  EXPECT_THAT(down.out, HasSubstr("3 pods detached (CNI DEL), 10 API objects deleted, the "
                                   "controller and 2 agents stopped"));
   ExpectLabGone(state.plan.prefix);
   for (int pid : container_pids_) ExpectGone(pid);

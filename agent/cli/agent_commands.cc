@@ -4,6 +4,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <tuple>
 
 #include <cxxopts.hpp>
 #include <google/protobuf/util/json_util.h>
@@ -100,6 +101,14 @@ std::string Uptime(int64_t seconds) {
   return absl::StrFormat("%ds", seconds);
 }
 
+// "True (ClusterIP, NodePort, ...)": the state and, when on, what is active.
+std::string KubeProxyReplacement(const v1::AgentStatus& s) {
+  const std::string state =
+      s.kube_proxy_replacement().empty() ? "False" : s.kube_proxy_replacement();
+  if (s.kube_proxy_replacement_features().empty()) return state;
+  return absl::StrCat(state, " (", absl::StrJoin(s.kube_proxy_replacement_features(), ", "), ")");
+}
+
 }  // namespace
 
 std::string ToJson(const google::protobuf::Message& message) {
@@ -122,7 +131,11 @@ std::string RenderStatus(const v1::AgentStatus& s) {
                                                                     : " (not connected)"));
   row("Datapath:", s.datapath_mode());
   row("Routing:", s.routing_mode());
-  row("KubeProxyReplacement:", s.kube_proxy_replacement());
+  row("KubeProxyReplacement:", KubeProxyReplacement(s));
+  if (s.kube_proxy_replacement() == "True") {
+    row("Services:", absl::StrCat(s.service_frontend_count(),
+                                  s.service_frontend_count() == 1 ? " frontend" : " frontends"));
+  }
   row("Encryption:", s.encryption().empty() ? "Disabled" : s.encryption());
   row("Pod CIDRs:", absl::StrJoin(s.pod_cidrs(), ", "));
   row("Nodes:", absl::StrCat(s.node_count()));
@@ -145,6 +158,39 @@ std::string RenderEndpoints(const v1::ListEndpointsResponse& list) {
                     e->node() + (e->programmed() ? "" : " (not programmed)")});
   }
   return RenderTable(rows);
+}
+
+std::string RenderServices(const v1::ListServicesResponse& list) {
+  std::vector<const v1::ServiceFrontend*> frontends;
+  for (const auto& f : list.frontends()) frontends.push_back(&f);
+  std::sort(frontends.begin(), frontends.end(),
+            [](const v1::ServiceFrontend* a, const v1::ServiceFrontend* b) {
+              return std::make_tuple(a->service(), a->port_name(), a->kind(), a->address(),
+                                     a->port(), a->protocol(), a->scope()) <
+                     std::make_tuple(b->service(), b->port_name(), b->kind(), b->address(),
+                                     b->port(), b->protocol(), b->scope());
+            });
+  std::vector<std::vector<std::string>> rows = {
+      {"SERVICE", "KIND", "FRONTEND", "SCOPE", "ALGORITHM", "BACKENDS", "NOTES"}};
+  for (const v1::ServiceFrontend* f : frontends) {
+    std::string service = f->service().empty() ? "(unknown)" : f->service();
+    if (!f->port_name().empty()) absl::StrAppend(&service, ":", f->port_name());
+    std::vector<std::string> backends;
+    for (const auto& b : f->backends())
+      backends.push_back(absl::StrCat(b.address(), ":", b.port()));
+    std::vector<std::string> notes;
+    if (f->affinity_timeout_seconds() > 0)
+      notes.push_back(absl::StrCat("affinity ", Uptime(f->affinity_timeout_seconds())));
+    if (f->source_nat()) notes.push_back("SNAT");
+    rows.push_back({service, f->kind(),
+                    absl::StrCat(f->address(), ":", f->port(), "/", f->protocol()), f->scope(),
+                    f->algorithm(),
+                    backends.empty() ? "(none: refused)" : absl::StrJoin(backends, ","),
+                    notes.empty() ? "-" : absl::StrJoin(notes, ", ")});
+  }
+  std::string out = RenderTable(rows);
+  for (const auto& s : list.skipped()) absl::StrAppend(&out, "  skipped: ", s, "\n");
+  return out;
 }
 
 std::string RenderEncryption(const v1::EncryptionStatus& e, int64_t now_unix) {
@@ -220,6 +266,35 @@ int EndpointListCommand(const std::vector<std::string>& args, std::ostream& out,
     return kExitFailure;
   }
   out << (c.json ? ToJson(list) : RenderEndpoints(list));
+  return kExitOk;
+}
+
+int ServiceListCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Common c;
+  if (auto done = ParseCommon("weft service list",
+                              "The Kubernetes Services as this node's datapath holds them: one\n"
+                              "row per frontend (address, port, protocol, scope) with its\n"
+                              "backends, then the objects or fields the agent skipped.\n"
+                              "Exit codes: 0 listed, 1 kube-proxy replacement off / not\n"
+                              "answering, 2 usage.",
+                              args, out, err, &c)) {
+    return *done;
+  }
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::ListServicesResponse list;
+  grpc::Status s = Connect(c.socket)->ListServices(&ctx, v1::ListServicesRequest(), &list);
+  if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+    err << "weft service list: this agent does not handle Services (kube-proxy replacement is "
+           "off: kubeProxyReplacement.enabled in its config): "
+        << s.error_message() << "\n";
+    return kExitFailure;
+  }
+  if (!s.ok()) {
+    err << CallError("weft service list", c.socket, s);
+    return kExitFailure;
+  }
+  out << (c.json ? ToJson(list) : RenderServices(list));
   return kExitOk;
 }
 

@@ -213,7 +213,10 @@ int LabStatusCommand(const std::vector<std::string>& args, std::ostream& out, st
       "The lab's nodes (InternalIP, pod CIDR, agent health), pods (node, IP) and a\n"
       "connectivity matrix: a TCP connection from every pod and every node to every pod and\n"
       "to a server outside the cluster (reached through masquerading), made inside the\n"
-      "source's network namespace, reading the server's greeting.\n"
+      "source's network namespace, reading the server's greeting. Then the lab's Services:\n"
+      "each cluster IP from every node and one pod per node (the socket made in the node's\n"
+      "cgroup, where the agent's socket-level translation applies), each NodePort from the\n"
+      "lab namespace to every node's InternalIP.\n"
       "Exit codes: 0 everything passes, 1 anything fails or there is no lab, 2 usage.");
   // clang-format off
   options.add_options()

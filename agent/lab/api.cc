@@ -52,6 +52,36 @@ absl::StatusOr<json> LabApi::Get(const kubeprism::ResourceType& type, const std:
   return client_->Get(type, ns, name);
 }
 
+absl::StatusOr<std::vector<json>> LabApi::List(const kubeprism::ResourceType& type,
+                                               const std::string& ns,
+                                               const std::string& label_selector) {
+  std::vector<json> items;
+  kubeprism::ListOptions options;
+  options.label_selector = label_selector;
+  options.limit = 500;
+  for (;;) {
+    ASSIGN_OR_RETURN(std::string body, client_->ListPage(type, ns, options));
+    json page = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (!page.is_object()) {
+      return absl::DataLossError(
+          absl::StrCat("list ", type.plural, " in ", ns, ": the answer is not a JSON object"));
+    }
+    const json& list = page.contains("items") ? page["items"] : json();
+    if (list.is_array()) {
+      for (const json& item : list) items.push_back(item);
+    }
+    const json& meta = page.contains("metadata") ? page["metadata"] : json();
+    const std::string next = meta.is_object() ? meta.value("continue", "") : "";
+    if (next.empty()) return items;
+    options.continue_token = next;
+  }
+}
+
+absl::StatusOr<json> LabApi::Update(const kubeprism::ResourceType& type, const std::string& ns,
+                                    const json& object) {
+  return client_->Update(type, ns, object.at("metadata").at("name").get<std::string>(), object);
+}
+
 absl::Status LabApi::Delete(const kubeprism::ResourceType& type, const std::string& ns,
                             const std::string& name) {
   absl::Status s = client_->Delete(type, ns, name);

@@ -1,10 +1,12 @@
-// The lab's few calls to the Kubernetes API (create, status patches, delete),
+// The lab's few calls to the Kubernetes API (create, status patches, lists for
+// the EndpointSlice controller, updates, delete),
 // over the kubeprism client with the lab's admin kubeconfig.
 #ifndef WEFT_AGENT_LAB_API_H_
 #define WEFT_AGENT_LAB_API_H_
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -32,6 +34,13 @@ class LabApi {
                            const std::string& name, const nlohmann::json& patch);
   absl::StatusOr<nlohmann::json> Get(const kubeprism::ResourceType& type, const std::string& ns,
                                      const std::string& name);
+  // The items of a list in `ns`, optionally by label selector ("a=b,c=d").
+  absl::StatusOr<std::vector<nlohmann::json>> List(const kubeprism::ResourceType& type,
+                                                   const std::string& ns,
+                                                   const std::string& label_selector = "");
+  // Replaces the object (conditional on its metadata.resourceVersion).
+  absl::StatusOr<nlohmann::json> Update(const kubeprism::ResourceType& type, const std::string& ns,
+                                        const nlohmann::json& object);
   // An object that is already gone is not an error.
   absl::Status Delete(const kubeprism::ResourceType& type, const std::string& ns,
                       const std::string& name);

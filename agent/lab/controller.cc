@@ -11,6 +11,7 @@
 #include <ctime>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,7 @@
 #include "absl/time/time.h"
 #include "agent/lab/api.h"
 #include "agent/lab/cni_runtime.h"
+#include "agent/lab/endpointslices.h"
 #include "agent/lab/logs.h"
 #include "agent/lab/network.h"
 #include "agent/lab/objects.h"
@@ -28,6 +30,7 @@
 #include "agent/lab/talos_cluster.h"
 #include "agent/lab/talos_node.h"
 #include "common/file_util.h"
+#include "common/netns/cgroup.h"
 #include "common/netns/netns.h"
 #include "common/netns/process.h"
 #include "common/status_macros.h"
@@ -43,6 +46,9 @@ namespace {
 using nlohmann::json;
 
 constexpr absl::Duration kCniTimeout = absl::Seconds(60);
+// How often a serving controller brings the EndpointSlices up to date (Pods
+// deleted, Services added by hand with the lab's label).
+constexpr absl::Duration kSliceResync = absl::Seconds(2);
 
 void LogLine(absl::string_view message) {
   std::string line =
@@ -50,6 +56,21 @@ void LogLine(absl::string_view message) {
                    message, "\n");
   fputs(line.c_str(), stderr);
   fflush(stderr);
+}
+
+// Moves process `pid` (and the children it starts later) into cgroup `dir`.
+absl::Status MoveToCgroup(pid_t pid, const std::string& dir) {
+  const std::string procs = dir + "/cgroup.procs";
+  int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return absl::InternalError(absl::StrCat("open ", procs, ": ", strerror(errno)));
+  const std::string text = absl::StrCat(pid);
+  const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const int err = errno;
+  close(fd);
+  if (!written) {
+    return absl::InternalError(absl::StrCat("move pid ", pid, " to ", dir, ": ", strerror(err)));
+  }
+  return absl::OkStatus();
 }
 
 class Controller {
@@ -76,11 +97,17 @@ class Controller {
   absl::Status StartApiServer();
   absl::Status StartRelays();
   absl::Status RegisterNodes();
+  absl::Status CreateCgroups();
+  absl::Status CreateServices();
+  // The lab's EndpointSlice controller (endpointslices.h): the lab's Services
+  // (label weft.dev/lab=<prefix>) and the namespace's Pods -> slices.
+  absl::Status ReconcileEndpointSlices();
   absl::Status StartAgents();
   absl::Status WaitForAgents();
   absl::Status CreatePod(const PodPlan& pod);
-  absl::Status CreateObject(const kubeprism::ResourceType& type, const std::string& ns,
-                            const json& object);
+  // Creates the object and records it; returns it as the API server stored it.
+  absl::StatusOr<json> CreateObject(const kubeprism::ResourceType& type, const std::string& ns,
+                                    const json& object);
   absl::StatusOr<KubeconfigSpec> AgentCredentials(const NodePlan& node);
   // Talos mode: the bundle's CA and the RBAC rules for the API server, the
   // unpacked extension, and one runc container per node.
@@ -105,11 +132,12 @@ class Controller {
   std::unique_ptr<LabApi> api_;
   std::unique_ptr<LabServers> servers_;
   std::vector<bool> agent_exited_;
+  std::set<std::string> slice_problems_;  // reported once each
+  std::string slice_error_;               // the last resync error, logged when it changes
   // Talos mode.
   std::optional<pki::CertificateAndKey> talos_ca_;
   std::optional<generator::Spec> talos_spec_;
   std::optional<UnpackedExtension> extension_;
-  std::string cgroup2_;
   std::vector<std::string> capabilities_;
   std::optional<int> oom_score_adj_;
 };
@@ -162,7 +190,9 @@ absl::Status Controller::BringUp() {
   RETURN_IF_ERROR(StartApiServer());
   RETURN_IF_ERROR(StartRelays());
   RETURN_IF_ERROR(RegisterNodes());
+  RETURN_IF_ERROR(CreateServices());
   RETURN_IF_ERROR(CheckStop());
+  RETURN_IF_ERROR(CreateCgroups());
   if (state_.talos) RETURN_IF_ERROR(PrepareExtension());
   RETURN_IF_ERROR(StartAgents());
   RETURN_IF_ERROR(WaitForAgents());
@@ -231,23 +261,111 @@ absl::Status Controller::StartRelays() {
   return absl::OkStatus();
 }
 
-absl::Status Controller::CreateObject(const kubeprism::ResourceType& type, const std::string& ns,
-                                      const json& object) {
-  RETURN_IF_ERROR(api_->Create(type, ns, object).status());
+absl::StatusOr<json> Controller::CreateObject(const kubeprism::ResourceType& type,
+                                              const std::string& ns, const json& object) {
+  ASSIGN_OR_RETURN(json created, api_->Create(type, ns, object));
   state_.api_objects.push_back(
       {std::string(type.plural), ns, object.at("metadata").at("name").get<std::string>()});
-  return Save();
+  RETURN_IF_ERROR(Save());
+  return created;
 }
 
 absl::Status Controller::RegisterNodes() {
   const LabPlan& plan = state_.plan;
-  RETURN_IF_ERROR(CreateObject(kubeprism::kNamespaces, "", NamespaceObject(plan)));
+  RETURN_IF_ERROR(CreateObject(kubeprism::kNamespaces, "", NamespaceObject(plan)).status());
   for (const NodePlan& node : plan.nodes) {
-    RETURN_IF_ERROR(CreateObject(kubeprism::kNodes, "", NodeObject(plan, node)));
+    RETURN_IF_ERROR(CreateObject(kubeprism::kNodes, "", NodeObject(plan, node)).status());
     RETURN_IF_ERROR(api_->PatchStatus(kubeprism::kNodes, "", node.name, NodeStatusPatch(node)));
     Progress(absl::StrCat("Node ", node.name, ": InternalIP ", node.internal_ip.ToString(),
                           ", podCIDR ", node.pod_cidr.ToString()));
   }
+  return absl::OkStatus();
+}
+
+absl::Status Controller::CreateServices() {
+  const LabPlan& plan = state_.plan;
+  // The embedded API server allocates nothing: the lab asks for its addresses.
+  // A real cluster allocates them (and refuses addresses outside its ranges).
+  const bool ask_addresses = state_.api_mode != "external";
+  for (const ServicePlan& service : plan.services) {
+    auto created = CreateObject(kubeprism::kServices, service.namespace_,
+                                ServiceObject(plan, service, ask_addresses));
+    if (!created.ok()) {
+      return absl::Status(created.status().code(), absl::StrCat("Service ", service.key(), ": ",
+                                                                created.status().message()));
+    }
+    if (!ask_addresses && !ServiceAddresses(*created).ok()) {
+      // An API server that allocates nothing (the lab's own, run as an
+      // "existing cluster"): the lab's addresses after all.
+      json fixed = ServiceObject(plan, service, /*ask_addresses=*/true);
+      fixed["metadata"]["resourceVersion"] =
+          created->value("metadata", json::object()).value("resourceVersion", "");
+      created = api_->Update(kubeprism::kServices, service.namespace_, fixed);
+      if (!created.ok()) {
+        return absl::Status(created.status().code(), absl::StrCat("Service ", service.key(), ": ",
+                                                                  created.status().message()));
+      }
+    }
+    ASSIGN_OR_RETURN(auto addresses, ServiceAddresses(*created));
+    state_.services.push_back({service.key(), addresses.first, addresses.second});
+    RETURN_IF_ERROR(Save());
+    Progress(absl::StrCat(
+        "Service ", service.key(), " (", service.type, "): ", addresses.first, ":", service.port,
+        addresses.second != 0 ? absl::StrCat(", nodePort ", addresses.second) : "",
+        " -> app=", service.app, " port ", service.target_port));
+  }
+  if (auto s = ReconcileEndpointSlices(); !s.ok()) {
+    Progress(absl::StrCat("EndpointSlices: ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Controller::ReconcileEndpointSlices() {
+  const LabPlan& plan = state_.plan;
+  const std::string& ns = plan.pod_namespace;
+  ASSIGN_OR_RETURN(std::vector<json> services,
+                   api_->List(kubeprism::kServices, ns, absl::StrCat(kLabLabel, "=", plan.prefix)));
+  ASSIGN_OR_RETURN(std::vector<json> pods, api_->List(kubeprism::kPods, ns));
+  ASSIGN_OR_RETURN(std::vector<json> slices, api_->List(kubeprism::kEndpointSlices, ns));
+  SliceChanges changes = PlanSlices(services, pods, slices, plan.prefix);
+  for (const std::string& p : changes.problems) {
+    if (slice_problems_.insert(p).second) LogLine(p);
+  }
+  auto describe = [](const json& slice) {
+    return absl::StrCat("EndpointSlice ", slice["metadata"]["namespace"].get<std::string>(), "/",
+                        slice["metadata"]["name"].get<std::string>(), ": ",
+                        slice["endpoints"].size(), " endpoints");
+  };
+  for (const json& slice : changes.create) {
+    RETURN_IF_ERROR(CreateObject(kubeprism::kEndpointSlices, ns, slice).status());
+    LogLine(absl::StrCat(describe(slice), " (created)"));
+  }
+  for (const json& slice : changes.update) {
+    RETURN_IF_ERROR(api_->Update(kubeprism::kEndpointSlices, ns, slice).status());
+    LogLine(absl::StrCat(describe(slice), " (updated)"));
+  }
+  for (const std::string& name : changes.remove) {
+    RETURN_IF_ERROR(api_->Delete(kubeprism::kEndpointSlices, ns, name));
+    LogLine(absl::StrCat("EndpointSlice ", ns, "/", name, " deleted (its Service is gone)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Controller::CreateCgroups() {
+  // One cgroup per node under this machine's cgroup v2 mount, recorded first:
+  // its agent attaches the socket programs there instead of the machine's root.
+  for (const NodePlan& node : state_.plan.nodes) {
+    if (node.cgroup.empty()) {
+      return absl::InternalError(absl::StrCat("node ", node.name, ": no cgroup in the plan"));
+    }
+    state_.cgroups.push_back(node.cgroup);
+    RETURN_IF_ERROR(Save());
+    RETURN_IF_ERROR(cgroup::Create(node.cgroup));
+  }
+  const std::vector<NodePlan>& nodes = state_.plan.nodes;
+  Progress(absl::StrCat("cgroups ", nodes.front().cgroup,
+                        nodes.size() > 1 ? absl::StrCat(" .. ", nodes.back().cgroup) : "",
+                        ": each node's processes and its socket-level Service translation"));
   return absl::OkStatus();
 }
 
@@ -296,7 +414,16 @@ absl::Status Controller::StartAgents() {
     options.netns_path = netns::PathOf(node.name);
     ASSIGN_OR_RETURN(
         pid_t pid, SpawnAgent(node, std::move(options), absl::StrCat("weft-agent on ", node.name)));
-    Progress(absl::StrCat("weft-agent on ", node.name, ": pid ", pid, ", log ", node.log_path()));
+    // The agent runs in its node's cgroup, as a node's processes are below the
+    // cgroup its socket programs attach to. Moved once started: what it made
+    // before (nothing that connects to a Service) stays where it was.
+    std::string in_cgroup = absl::StrCat(", cgroup ", node.cgroup);
+    if (absl::Status s = MoveToCgroup(pid, node.cgroup); !s.ok()) {
+      LogLine(absl::StrCat("weft-agent on ", node.name, ": ", s.message()));
+      in_cgroup.clear();
+    }
+    Progress(absl::StrCat("weft-agent on ", node.name, ": pid ", pid, in_cgroup, ", log ",
+                          node.log_path()));
   }
   return absl::OkStatus();
 }
@@ -374,7 +501,8 @@ absl::Status Controller::CreatePod(const PodPlan& pod) {
   const NodePlan* node = state_.plan.FindNode(pod.node);
   if (node == nullptr) return absl::InternalError(absl::StrCat("no node ", pod.node));
   // 1. The Pod object, bound to its node (the scheduler's part).
-  RETURN_IF_ERROR(CreateObject(kubeprism::kPods, pod.namespace_, PodObject(state_.plan, pod)));
+  RETURN_IF_ERROR(
+      CreateObject(kubeprism::kPods, pod.namespace_, PodObject(state_.plan, pod)).status());
   // 2. The sandbox: a network namespace, and the pod's server inside it.
   state_.netns.push_back(pod.netns);
   RETURN_IF_ERROR(Save());
@@ -391,6 +519,10 @@ absl::Status Controller::CreatePod(const PodPlan& pod) {
   RETURN_IF_ERROR(api_->PatchStatus(kubeprism::kPods, pod.namespace_, pod.name,
                                     PodStatusPatch(ip, node->internal_ip.ToString())));
   Progress(absl::StrCat("pod ", pod.key(), " on ", pod.node, ": ", ip, ":", pod.port));
+  // 5. The endpoint controller's part: the pod is an endpoint of its Services now.
+  if (auto s = ReconcileEndpointSlices(); !s.ok()) {
+    Progress(absl::StrCat("EndpointSlices: ", s.message()));
+  }
   return absl::OkStatus();
 }
 
@@ -435,7 +567,7 @@ absl::Status Controller::PrepareExtension() {
   const LabPlan& plan = state_.plan;
   const TalosState& talos = *state_.talos;
   ASSIGN_OR_RETURN(std::string version, RuncVersion(talos.runc));
-  ASSIGN_OR_RETURN(cgroup2_, CgroupV2Mount());
+  RETURN_IF_ERROR(CgroupV2Mount().status());
   ASSIGN_OR_RETURN(uint64_t bounding, CapabilityBoundingSet());
   capabilities_ = GrantableCapabilities(bounding);
   // Talos's -600 needs CAP_SYS_RESOURCE (bit 24) to lower the score.
@@ -496,11 +628,13 @@ absl::Status Controller::StartContainer(const NodePlan& node) {
   // 3. The spec's mounts: each host path is the node's own folder. bpffs: the
   //    node's pin folder mounted at /sys/fs/bpf, so the agent's default bpffsDir
   //    /sys/fs/bpf/weft is <pin folder>/weft on this machine (the config files stay
-  //    as talosgen wrote them). The cgroup v2 root: this machine's.
+  //    as talosgen wrote them). cgroup v2: the node's own cgroup, so the agent's
+  //    default cgroupPath /sys/fs/cgroup (a Talos node's root) is the node's
+  //    folder here and its socket programs never attach to this machine's root.
   state_.pin_dirs.push_back(node.pin_dir);
   RETURN_IF_ERROR(Save());
   in.sources = {{"/sys/fs/bpf", node.pin_dir},
-                {"/sys/fs/cgroup", cgroup2_},
+                {"/sys/fs/cgroup", node.cgroup},
                 {"/opt/cni/bin", node.cni_bin_dir()},
                 {"/etc/cni/net.d", node.cni_conf_dir()},
                 {"/var/lib/weft", node.agent_state_dir()},
@@ -509,7 +643,7 @@ absl::Status Controller::StartContainer(const NodePlan& node) {
   for (const SpecMount& m : spec.mounts) {
     auto source = in.sources.find(m.source);
     // Talos creates a missing source folder (0700) before it starts the service.
-    if (source != in.sources.end() && source->second != cgroup2_) {
+    if (source != in.sources.end() && source->first != "/sys/fs/cgroup") {
       RETURN_IF_ERROR(MakeDirs(source->second, 0700));
     }
   }
@@ -547,6 +681,7 @@ void Controller::Serve() {
   sigset_t wait_for = stop_signals_;
   sigaddset(&wait_for, SIGCHLD);
   timespec second{1, 0};
+  absl::Time next_resync = absl::Now() + kSliceResync;
   for (;;) {
     int sig = sigtimedwait(&wait_for, nullptr, &second);
     if (sig == SIGTERM || sig == SIGINT) {
@@ -557,6 +692,16 @@ void Controller::Serve() {
     // `weft lab status` says so) rather than being restarted behind the
     // tester's back; its log tells why.
     CheckAgents(nullptr);
+    if (absl::Now() >= next_resync) {
+      absl::Status s = ReconcileEndpointSlices();
+      const std::string error = s.ok() ? "" : std::string(s.message());
+      if (error != slice_error_) {
+        LogLine(error.empty() ? "EndpointSlices: up to date again"
+                              : absl::StrCat("EndpointSlices: ", error));
+        slice_error_ = error;
+      }
+      next_resync = absl::Now() + kSliceResync;
+    }
   }
 }
 

@@ -7,16 +7,21 @@
 //      external one of --kubeconfig; an admin kubeconfig
 //   3. KubePrism in every node namespace: 127.0.0.1:7445 relayed to the API server
 //   4. the cluster's objects: the workload Namespace, the Nodes with pod CIDRs
-//      and InternalIPs (what Talos' controller-manager and kubelet register)
-//   5. weft-agent in every node namespace, as its supervisor (PIDs recorded,
-//      logs in the node's folder; an agent outlives no controller)
+//      and InternalIPs (what Talos' controller-manager and kubelet register),
+//      the sample Services (cluster IPs of the lab's range unless the API
+//      server allocates them)
+//   5. a cgroup per node, then weft-agent in every node namespace (and its
+//      node's cgroup), as its supervisor (PIDs recorded, logs in the node's
+//      folder; an agent outlives no controller)
 //   6. the pods, as a kubelet would: Pod object, network namespace, CNI ADD
 //      through the protocol, then Pod status with the address; each pod's
 //      "server" is a socket this process listens on inside the pod's namespace
+//   7. EndpointSlices for the lab's Services (endpointslices.h), written as
+//      pods get their address and brought up to date every 2 s while serving
 //
 // Progress lines and the final verdict go to the readiness descriptor that
 // `weft lab up` reads. Then it serves until SIGTERM/SIGINT, when it stops its
-// agents and servers. Namespaces, pins and files are removed by `weft lab down`
+// agents and servers. Namespaces, pins, cgroups and files are removed by `weft lab down`
 // (from the state file), so a crashed controller leaves nothing unaccounted.
 #ifndef WEFT_AGENT_LAB_CONTROLLER_H_
 #define WEFT_AGENT_LAB_CONTROLLER_H_

@@ -30,13 +30,15 @@
 #include "agent/lab/api.h"
 #include "agent/lab/cni_runtime.h"
 #include "agent/lab/controller.h"
+#include "agent/lab/endpointslices.h"
 #include "agent/lab/logs.h"
 #include "agent/lab/probe.h"
 #include "agent/lab/talos_cluster.h"
 #include "agent/lab/talos_node.h"
-#include "common/file_util.h"
-#include "common/netns/netns.h"
 #include "agent/wireguard/uapi.h"
+#include "common/file_util.h"
+#include "common/netns/cgroup.h"
+#include "common/netns/netns.h"
 #include "common/netns/process.h"
 #include "common/status_macros.h"
 #include "kubeprism/api_errors.h"
@@ -89,6 +91,7 @@ struct Removed {
   int containers = 0;  // runc containers killed and deleted (Talos mode)
   int netns = 0;
   int pins = 0;
+  int cgroups = 0;
 };
 
 // Removes everything `state` records, and anything else carrying its prefix.
@@ -233,6 +236,24 @@ Removed Teardown(const LabState& state, std::ostream& progress) {
     }
   }
 
+  // 5b. The nodes' cgroups (after their agents stopped): the recorded ones, then
+  //     any other with the lab's prefix under the cgroup v2 root. A process
+  //     still inside is moved to the parent first (cgroup::Remove).
+  std::set<std::string> cgroups(state.cgroups.begin(), state.cgroups.end());
+  if (auto root = cgroup::V2Root(); root.ok()) {
+    for (const std::string& c : EntriesWithPrefix(*root, name_prefix)) cgroups.insert(c);
+  }
+  for (const std::string& dir : cgroups) {
+    if (!absl::StartsWith(dir.substr(dir.rfind('/') + 1), name_prefix)) continue;
+    std::error_code ec;
+    if (!std::filesystem::exists(dir, ec)) continue;
+    if (auto s = cgroup::Remove(dir); !s.ok()) {
+      warn(std::string(s.message()));
+    } else {
+      ++removed.cgroups;
+    }
+  }
+
   // 6. Files: only what the lab wrote (never the user's --kubeconfig).
   std::error_code ec;
   for (const std::string& dir : {plan.nodes_dir(), plan.apiserver_dir(), plan.talos_dir()}) {
@@ -255,7 +276,8 @@ std::string Describe(const Removed& r) {
   return absl::StrCat(r.pods, " pods detached (CNI DEL), ", r.objects, " API objects deleted, ",
                       r.controller ? "the controller and " : "", r.agents, " agents stopped, ",
                       r.containers > 0 ? absl::StrCat(r.containers, " runc containers, ") : "",
-                      r.netns, " network namespaces and ", r.pins, " BPF pin folders removed");
+                      r.netns, " network namespaces, ", r.pins, " BPF pin folders and ", r.cgroups,
+                      " cgroups removed");
 }
 
 // ---- up ---------------------------------------------------------------------
@@ -365,6 +387,12 @@ void FillAgent(const std::string& socket, NodeRow* row) {
   row->agent_healthy = status.healthy();
   row->endpoints = status.endpoint_count();
   for (const std::string& p : status.problems()) row->agent_problems.push_back(p);
+  row->kube_proxy_replacement =
+      status.kube_proxy_replacement().empty() ? "False" : status.kube_proxy_replacement();
+  for (const std::string& f : status.kube_proxy_replacement_features()) {
+    row->kube_proxy_replacement_features.push_back(f);
+  }
+  row->service_frontends = status.service_frontend_count();
   if (status.encryption().empty() || status.encryption() == "Disabled") return;
   row->encryption = status.encryption();
   grpc::ClientContext enc_ctx;
@@ -380,6 +408,36 @@ void FillAgent(const std::string& socket, NodeRow* row) {
     if (p.last_handshake_unix() != 0) ++row->peers_with_handshake;
   }
   for (const auto& p : enc.skipped()) row->encryption_skipped.push_back(p);
+}
+
+// "ip:port" of the ready endpoints in `slices` (the first port of each slice).
+std::vector<std::string> ReadyEndpoints(const std::vector<nlohmann::json>& slices) {
+  std::set<std::string> out;
+  for (const nlohmann::json& slice : slices) {
+    if (!slice.is_object()) continue;
+    const nlohmann::json ports = slice.value("ports", nlohmann::json::array());
+    std::string port;
+    if (ports.is_array() && !ports.empty() && ports[0].is_object() &&
+        ports[0].value("port", nlohmann::json()).is_number_integer()) {
+      port = absl::StrCat(":", ports[0]["port"].get<int>());
+    }
+    const nlohmann::json endpoints = slice.value("endpoints", nlohmann::json::array());
+    if (!endpoints.is_array()) continue;
+    for (const nlohmann::json& e : endpoints) {
+      if (!e.is_object()) continue;
+      const nlohmann::json conditions = e.value("conditions", nlohmann::json::object());
+      // A nil "ready" means ready (the API's default).
+      if (conditions.is_object() && conditions.value("ready", nlohmann::json(true)) == false) {
+        continue;
+      }
+      const nlohmann::json addresses = e.value("addresses", nlohmann::json::array());
+      if (!addresses.is_array()) continue;
+      for (const nlohmann::json& a : addresses) {
+        if (a.is_string()) out.insert(a.get<std::string>() + port);
+      }
+    }
+  }
+  return {out.begin(), out.end()};
 }
 
 }  // namespace
@@ -500,6 +558,134 @@ absl::StatusOr<LabReport> Report(const std::string& state_dir, absl::Duration pr
       });
     }
   }
+
+  // The Services: each one's addresses and ready endpoints, then the same kind
+  // of cells through them (the greeting is the selected pod's).
+  for (const ServicePlan& service : plan.services) {
+    ServiceRow row;
+    row.namespace_ = service.namespace_;
+    row.name = service.name;
+    row.type = service.type;
+    row.port = service.port;
+    row.target_port = service.target_port;
+    if (const ServiceRecord* record = state.FindService(service.key()); record != nullptr) {
+      row.cluster_ip = record->cluster_ip;
+      row.node_port = record->node_port;
+    }
+    if (api != nullptr) {
+      auto slices = api->List(kubeprism::kEndpointSlices, service.namespace_,
+                              absl::StrCat(kServiceNameLabel, "=", service.name));
+      if (slices.ok()) {
+        row.endpoints_known = true;
+        row.endpoints = ReadyEndpoints(*slices);
+      } else {
+        report.problems.push_back(absl::StrCat("API server: ", slices.status().message()));
+        api.reset();
+      }
+    }
+    report.services.push_back(std::move(row));
+  }
+  // By cluster IP: from each node and from the first pod of each node, the
+  // socket made in that node's cgroup (socket-level translation applies to the
+  // node's processes only).
+  struct ServiceSource {
+    std::string label;
+    std::string netns;
+    std::string cgroup;
+  };
+  std::vector<ServiceSource> service_sources;
+  for (const NodePlan& node : plan.nodes) {
+    service_sources.push_back({"node " + node.name, node.name, node.cgroup});
+  }
+  for (const NodePlan& node : plan.nodes) {
+    for (const PodPlan& pod : plan.pods) {
+      if (pod.node != node.name) continue;
+      service_sources.push_back({"pod " + pod.name, pod.netns, node.cgroup});
+      break;
+    }
+  }
+  // The greeting through `service`: its pod's; nullopt when the lab has no such pod.
+  auto greeting = [&](const ServicePlan& service) -> std::optional<std::string> {
+    const PodPlan* pod = plan.FindApp(service.app);
+    if (pod == nullptr) return std::nullopt;
+    return pod->greeting();
+  };
+  if (!plan.services.empty()) {
+    for (const ServiceSource& s : service_sources) report.service_sources.push_back(s.label);
+    for (const ServicePlan& service : plan.services) report.service_targets.push_back(service.name);
+    report.service_cells.resize(service_sources.size() * plan.services.size());
+  }
+  for (size_t row = 0; row < report.service_sources.size(); ++row) {
+    for (size_t col = 0; col < plan.services.size(); ++col) {
+      const ServicePlan& service = plan.services[col];
+      const ServiceRow& service_row = report.services[col];
+      Cell& cell = report.service_cells[row * plan.services.size() + col];
+      cell.from = service_sources[row].label;
+      cell.to = service.name;
+      const std::string netns_path = netns::PathOf(service_sources[row].netns);
+      const std::optional<std::string> expected = greeting(service);
+      if (service_row.cluster_ip.empty()) {
+        cell.error = "the Service was not created (no cluster IP in the lab's state)";
+      } else if (!expected) {
+        cell.error = absl::StrCat("the lab has no pod ", service.app);
+      } else if (service_sources[row].cgroup.empty()) {
+        cell.error = "the lab gave this node no cgroup (made by an older weft)";
+      } else if (access(netns_path.c_str(), F_OK) != 0) {
+        cell.error = absl::StrCat("no network namespace ", service_sources[row].netns);
+      } else {
+        probes.emplace_back([&cell, cgroup = service_sources[row].cgroup, netns_path,
+                             probe = ProbeTarget{service_row.cluster_ip, service.port, *expected},
+                             probe_timeout] {
+          absl::Status s = ProbeTcpInCgroup(cgroup, netns_path, probe, probe_timeout);
+          cell.ok = s.ok();
+          if (!s.ok()) cell.error = std::string(s.message());
+        });
+      }
+    }
+  }
+  // By NodePort: from the lab namespace (the nodes' segment, outside every
+  // node) to each node's InternalIP.
+  std::vector<size_t> node_ports;  // indexes of NodePort Services
+  for (size_t i = 0; i < plan.services.size(); ++i) {
+    if (plan.services[i].type == "NodePort") node_ports.push_back(i);
+  }
+  if (!node_ports.empty()) {
+    for (const NodePlan& node : plan.nodes) report.nodeport_nodes.push_back(node.name);
+    for (size_t i : node_ports) {
+      const ServiceRow& row = report.services[i];
+      report.nodeport_targets.push_back(
+          row.node_port != 0 ? absl::StrCat(row.name, ":", row.node_port) : row.name);
+    }
+    report.nodeport_cells.resize(plan.nodes.size() * node_ports.size());
+  }
+  const std::string lab_netns_path = netns::PathOf(plan.lab_netns);
+  for (size_t row = 0; row < report.nodeport_nodes.size(); ++row) {
+    const NodePlan& node = plan.nodes[row];
+    for (size_t col = 0; col < node_ports.size(); ++col) {
+      const ServicePlan& service = plan.services[node_ports[col]];
+      const ServiceRow& service_row = report.services[node_ports[col]];
+      Cell& cell = report.nodeport_cells[row * node_ports.size() + col];
+      cell.from = "lab namespace";
+      cell.to = absl::StrCat(service.name, " nodePort on ", node.name);
+      const std::optional<std::string> expected = greeting(service);
+      if (service_row.node_port == 0) {
+        cell.error = "the Service has no nodePort (not created)";
+      } else if (!expected) {
+        cell.error = absl::StrCat("the lab has no pod ", service.app);
+      } else if (access(lab_netns_path.c_str(), F_OK) != 0) {
+        cell.error = absl::StrCat("no network namespace ", plan.lab_netns);
+      } else {
+        probes.emplace_back(
+            [&cell, lab_netns_path,
+             probe = ProbeTarget{node.internal_ip.ToString(), service_row.node_port, *expected},
+             probe_timeout] {
+              absl::Status s = ProbeTcp(lab_netns_path, probe, probe_timeout);
+              cell.ok = s.ok();
+              if (!s.ok()) cell.error = std::string(s.message());
+            });
+      }
+    }
+  }
   for (std::thread& t : probes) t.join();
   return report;
 }
@@ -584,6 +770,14 @@ absl::StatusOr<LabReport> Up(const UpOptions& options, std::ostream& progress) {
   }
   ASSIGN_OR_RETURN(std::string id, NewLabId());
   ASSIGN_OR_RETURN(LabPlan plan, MakePlan(id, options.nodes, options.state_dir));
+  // Each node gets a cgroup of its own under this machine's cgroup v2 mount.
+  auto cgroup_root = cgroup::V2Root();
+  if (!cgroup_root.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        cgroup_root.status().message(),
+        ": the lab gives each node a cgroup v2 folder for its socket-level Service translation"));
+  }
+  SetCgroupRoot(*cgroup_root, &plan);
   plan.routing = options.routing;
   plan.encryption = options.encryption;
   plan.encryption_strict = options.encryption_strict;

@@ -7,11 +7,13 @@
 //           progress until the lab is ready, then waits until every
 //           connection of the matrix passes (or time runs out)
 //   Report  reads the state, asks every agent for its status, reads the pods
-//           from the API and runs the connectivity matrix
+//           and the Services' EndpointSlices from the API and runs the
+//           connectivity matrix and the Services' (by cluster IP from sockets
+//           of each node's cgroup, by NodePort from the lab namespace)
 //   Down    CNI DEL for every pod, deletes the API objects, stops the
 //           controller and any agent still running (by PID, command line
 //           checked), kills and deletes the lab's runc containers (Talos
-//           mode), removes namespaces, pins and files
+//           mode), removes namespaces, pins, cgroups and files
 #ifndef WEFT_AGENT_LAB_LAB_H_
 #define WEFT_AGENT_LAB_LAB_H_
 

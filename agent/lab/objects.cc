@@ -57,13 +57,60 @@ json PodObject(const LabPlan& plan, const PodPlan& pod) {
         {"containers",
          {{{"name", pod.name},
            {"image", "registry.k8s.io/pause:3.10"},
-           {"ports", {{{"containerPort", pod.port}, {"protocol", "TCP"}}}}}}}}},
+           {"ports",
+            {{{"name", pod.port_name}, {"containerPort", pod.port}, {"protocol", "TCP"}}}}}}}}},
   };
 }
 
+json ServiceObject(const LabPlan& plan, const ServicePlan& service, bool ask_addresses) {
+  json port = {{"name", service.port_name}, {"port", service.port}, {"protocol", "TCP"}};
+  int number = 0;
+  if (absl::SimpleAtoi(service.target_port, &number)) {
+    port["targetPort"] = number;
+  } else {
+    port["targetPort"] = service.target_port;
+  }
+  if (ask_addresses && service.node_port != 0) port["nodePort"] = service.node_port;
+  json spec = {{"type", service.type}, {"selector", {{"app", service.app}}}, {"ports", {port}}};
+  if (ask_addresses && !service.cluster_ip.empty()) {
+    spec["clusterIP"] = service.cluster_ip;
+    spec["clusterIPs"] = {service.cluster_ip};
+  }
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata",
+           {{"namespace", service.namespace_},
+            {"name", service.name},
+            {"labels", {{"app", service.app}, {kLabLabel, plan.prefix}}}}},
+          {"spec", spec}};
+}
+
+absl::StatusOr<std::pair<std::string, int>> ServiceAddresses(const json& service) {
+  const json spec = service.value("spec", json::object());
+  const std::string name =
+      service.value("metadata", json::object()).value("name", std::string("(unnamed)"));
+  const json ip = spec.value("clusterIP", json());
+  if (!ip.is_string() || ip.get<std::string>().empty() || ip.get<std::string>() == "None") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Service ", name, ": the API server gave it no cluster IP"));
+  }
+  int node_port = 0;
+  const json ports = spec.value("ports", json::array());
+  if (ports.is_array() && !ports.empty() && ports[0].is_object()) {
+    const json np = ports[0].value("nodePort", json());
+    if (np.is_number_integer()) node_port = np.get<int>();
+  }
+  return std::make_pair(ip.get<std::string>(), node_port);
+}
+
 json PodStatusPatch(const std::string& pod_ip, const std::string& host_ip) {
+  json conditions = json::array();
+  for (const char* type : {"Initialized", "PodScheduled", "ContainersReady", "Ready"}) {
+    conditions.push_back({{"type", type}, {"status", "True"}});
+  }
   return {{"status",
            {{"phase", "Running"},
+            {"conditions", conditions},
             {"hostIP", host_ip},
             {"hostIPs", {{{"ip", host_ip}}}},
             {"podIP", pod_ip},
@@ -91,6 +138,12 @@ std::string AgentConfigYaml(const LabPlan& plan, const NodePlan& node,
   out << YAML::Key << "cniBinDir" << YAML::Value << node.cni_bin_dir();
   out << YAML::Key << "cniConfDir" << YAML::Value << node.cni_conf_dir();
   out << YAML::Key << "cniPlugin" << YAML::Value << cni_plugin;
+  // Services in eBPF, the socket programs on the node's own cgroup: on this
+  // shared kernel the machine's root cgroup is nobody's to take.
+  out << YAML::Key << "kubeProxyReplacement" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "enabled" << YAML::Value << true;
+  out << YAML::Key << "cgroupPath" << YAML::Value << node.cgroup;
+  out << YAML::EndMap;
   if (plan.encryption == "wireguard") {
     // wireguard-go (this machine has no WireGuard module); an interface name
     // of the lab's own, so the nodes' UAPI sockets never collide.

@@ -5,6 +5,7 @@
 #define WEFT_AGENT_LAB_OBJECTS_H_
 
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "agent/lab/plan.h"
@@ -25,12 +26,22 @@ nlohmann::json NodeObject(const LabPlan& plan, const NodePlan& node);
 // Merge patch for nodes/<name>/status: InternalIP and Hostname addresses.
 nlohmann::json NodeStatusPatch(const NodePlan& node);
 
-// A Pod bound to its node (spec.nodeName: no scheduler involved). It tolerates
-// every taint, like a DaemonSet pod, so an existing cluster's node lifecycle
-// controller does not evict it from a node whose kubelet never reports.
+// A Pod bound to its node (spec.nodeName: no scheduler involved), labelled
+// app=<name>, its container port named (Services target it by name). It
+// tolerates every taint, like a DaemonSet pod, so an existing cluster's node
+// lifecycle controller does not evict it from a node whose kubelet never reports.
 nlohmann::json PodObject(const LabPlan& plan, const PodPlan& pod);
-// Merge patch for pods/<name>/status once CNI ADD gave the pod its address.
+// Merge patch for pods/<name>/status once CNI ADD gave the pod its address:
+// Running and Ready, as kubelet reports a pod whose containers started.
 nlohmann::json PodStatusPatch(const std::string& pod_ip, const std::string& host_ip);
+
+// A Service selecting app=<service.app>. With `ask_addresses` (the embedded API
+// server, which allocates nothing) it carries the plan's clusterIP and
+// nodePort; without (an existing cluster) the API server allocates them.
+nlohmann::json ServiceObject(const LabPlan& plan, const ServicePlan& service, bool ask_addresses);
+// spec.clusterIP and the first port's nodePort of a Service as the API server
+// returned it.
+absl::StatusOr<std::pair<std::string, int>> ServiceAddresses(const nlohmann::json& service);
 
 // weft-agent's --config for `node` (agent/config/config.h keys).
 std::string AgentConfigYaml(const LabPlan& plan, const NodePlan& node,

@@ -1,5 +1,7 @@
 #include "agent/lab/objects.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include "agent/config/config.h"
 #include "gtest/gtest.h"
 #include "kubeprism/decode.h"
@@ -46,6 +48,14 @@ TEST(LabObjectsTest, PodIsBoundToItsNodeAndGetsItsAddress) {
   EXPECT_EQ(pod->phase, "Running");
   EXPECT_FALSE(pod->host_network);
   EXPECT_EQ(object["spec"]["containers"][0]["ports"][0]["containerPort"], 8080);
+  EXPECT_EQ(object["spec"]["containers"][0]["ports"][0]["name"], "http");
+  EXPECT_EQ(object["metadata"]["labels"]["app"], "backend");
+  // Ready, as kubelet reports it: what an EndpointSlice controller reads.
+  bool ready = false;
+  for (const json& c : object["status"]["conditions"]) {
+    ready = ready || (c["type"] == "Ready" && c["status"] == "True");
+  }
+  EXPECT_TRUE(ready);
   EXPECT_EQ(object["spec"]["tolerations"][0]["operator"], "Exists");
   EXPECT_EQ(NamespaceObject(plan)["metadata"]["name"], "wl3f9a");
 }
@@ -85,6 +95,62 @@ TEST(LabObjectsTest, AgentConfigIsValidForTheAgent) {
   EXPECT_EQ(config->encryption.backend, agent::WireGuardBackend::kUserspace);
   EXPECT_EQ(config->encryption.interface, "wl3f9a-wg2");
   EXPECT_TRUE(config->encryption.strict_mode);
+}
+
+TEST(LabObjectsTest, AgentConfigPutsTheSocketProgramsOnTheNodesCgroup) {
+  LabPlan plan = Plan();
+  SetCgroupRoot("/sys/fs/cgroup/unified", &plan);
+  YAML::Node yaml = YAML::Load(AgentConfigYaml(plan, plan.nodes[0], "/x"));
+  EXPECT_TRUE(yaml["kubeProxyReplacement"]["enabled"].as<bool>());
+  EXPECT_EQ(yaml["kubeProxyReplacement"]["cgroupPath"].as<std::string>(),
+            "/sys/fs/cgroup/unified/wl3f9a-node1");
+  auto config = agent::ParseAgentConfig(AgentConfigYaml(plan, plan.nodes[0], "/x"), "agent.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->kube_proxy_replacement.enabled);
+  EXPECT_EQ(config->kube_proxy_replacement.cgroup_path, "/sys/fs/cgroup/unified/wl3f9a-node1");
+}
+
+TEST(LabObjectsTest, ServicesReadAsTheAgentReadsThem) {
+  const LabPlan plan = Plan();
+  ASSERT_EQ(plan.services.size(), 2u);
+  // backend: ClusterIP, targetPort by name.
+  json object = ServiceObject(plan, plan.services[1], /*ask_addresses=*/true);
+  auto backend = kubeprism::DecodeService(object);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  EXPECT_EQ(backend->meta.Key(), "wl3f9a/backend");
+  EXPECT_EQ(backend->type, kubeprism::ServiceType::kClusterIP);
+  EXPECT_EQ(backend->cluster_ips, std::vector<std::string>{"198.19.63.11"});
+  ASSERT_EQ(backend->ports.size(), 1u);
+  EXPECT_EQ(backend->ports[0].name, "http");
+  EXPECT_EQ(backend->ports[0].port, 80);
+  EXPECT_TRUE(backend->ports[0].target_port.is_string);
+  EXPECT_EQ(backend->ports[0].target_port.string_value, "http");
+  EXPECT_EQ(backend->ports[0].node_port, 0);
+  EXPECT_EQ(backend->selector, kubeprism::StringMap({{"app", "backend"}}));
+  EXPECT_EQ(object["metadata"]["labels"]["weft.dev/lab"], "wl3f9a");
+
+  // frontend: NodePort, targetPort by number.
+  object = ServiceObject(plan, plan.services[0], true);
+  auto frontend = kubeprism::DecodeService(object);
+  ASSERT_TRUE(frontend.ok()) << frontend.status();
+  EXPECT_EQ(frontend->type, kubeprism::ServiceType::kNodePort);
+  EXPECT_FALSE(frontend->ports[0].target_port.is_string);
+  EXPECT_EQ(frontend->ports[0].target_port.int_value, 80);
+  EXPECT_EQ(frontend->ports[0].node_port, 30080);
+  auto addresses = ServiceAddresses(object);
+  ASSERT_TRUE(addresses.ok()) << addresses.status();
+  EXPECT_EQ(addresses->first, "198.19.63.10");
+  EXPECT_EQ(addresses->second, 30080);
+
+  // An existing cluster allocates both; the lab reads back what it chose.
+  object = ServiceObject(plan, plan.services[0], /*ask_addresses=*/false);
+  EXPECT_FALSE(object["spec"].contains("clusterIP"));
+  EXPECT_FALSE(object["spec"]["ports"][0].contains("nodePort"));
+  EXPECT_EQ(ServiceAddresses(object).status().message(),
+            "Service frontend: the API server gave it no cluster IP");
+  object["spec"]["clusterIP"] = "10.96.7.7";
+  object["spec"]["ports"][0]["nodePort"] = 31999;
+  EXPECT_EQ(*ServiceAddresses(object), std::make_pair(std::string("10.96.7.7"), 31999));
 }
 
 TEST(LabObjectsTest, KubeconfigReadsBackWithEveryField) {

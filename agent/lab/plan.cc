@@ -27,7 +27,9 @@ bool ValidLabId(const std::string& id) {
 }
 
 std::vector<WorkloadApp> DefaultWorkload() {
-  return {{"frontend", 80, 0}, {"backend", 8080, 1}, {"redis", 6379, 1}};
+  return {{"frontend", 80, 0, "http", "NodePort", false, 30080},
+          {"backend", 8080, 1, "http", "ClusterIP", true, 0},
+          {"redis", 6379, 1, "redis", "", false, 0}};
 }
 
 std::string NodePlan::wg_interface() const {
@@ -48,6 +50,17 @@ const PodPlan* LabPlan::FindPod(const std::string& key) const {
     if (p.key() == key) return &p;
   }
   return nullptr;
+}
+
+const PodPlan* LabPlan::FindApp(const std::string& app) const {
+  for (const PodPlan& p : pods) {
+    if (p.name == app) return &p;
+  }
+  return nullptr;
+}
+
+void SetCgroupRoot(const std::string& root, LabPlan* plan) {
+  for (NodePlan& node : plan->nodes) node.cgroup = absl::StrCat(root, "/", node.name);
 }
 
 absl::StatusOr<LabPlan> MakePlan(const std::string& id, int num_nodes, const std::string& state_dir,
@@ -78,6 +91,7 @@ absl::StatusOr<LabPlan> MakePlan(const std::string& id, int num_nodes, const std
   plan.gateway = V4(198, 18, octet, 1);
   plan.outside = V4(192, 0, 2, 1);  // TEST-NET-1 (RFC 5737)
   plan.cluster_cidr = net::IpPrefix::Of(V4(10, 200, 0, 0), 16);
+  plan.service_cidr = net::IpPrefix::Of(V4(198, 19, octet, 0), 24);
   plan.pod_namespace = plan.prefix;
 
   for (int i = 1; i <= num_nodes; ++i) {
@@ -88,6 +102,7 @@ absl::StatusOr<LabPlan> MakePlan(const std::string& id, int num_nodes, const std
     node.internal_ip = V4(198, 18, octet, 10 + i);
     node.pod_cidr = net::IpPrefix::Of(V4(10, 200, i, 0), 24);
     node.pin_dir = absl::StrCat(kBpffsRoot, "/", node.name);
+    node.cgroup = absl::StrCat(kDefaultCgroupRoot, "/", node.name);
     node.dir = absl::StrCat(plan.nodes_dir(), "/", node.name);
     if (node.socket_path().size() > kMaxSocketPath) {
       return absl::InvalidArgumentError(
@@ -103,9 +118,22 @@ absl::StatusOr<LabPlan> MakePlan(const std::string& id, int num_nodes, const std
     pod.name = app.name;
     pod.node = plan.nodes[app.node_index % num_nodes].name;
     pod.port = app.port;
+    pod.port_name = app.port_name;
     pod.netns = absl::StrCat(plan.prefix, "-pod-", app.name);
     pod.container_id = absl::StrCat(plan.prefix, "-", app.name);
     plan.pods.push_back(std::move(pod));
+    if (app.service_type.empty()) continue;
+    ServicePlan service;
+    service.namespace_ = plan.pod_namespace;
+    service.name = app.name;
+    service.type = app.service_type;
+    service.target_port = app.target_port_by_name ? app.port_name : absl::StrCat(app.port);
+    service.app = app.name;
+    // .1-.9 left alone (a cluster's own "kubernetes" Service takes the first).
+    service.cluster_ip =
+        V4(198, 19, octet, 10 + static_cast<uint32_t>(plan.services.size())).ToString();
+    service.node_port = app.service_type == "NodePort" ? app.node_port : 0;
+    plan.services.push_back(std::move(service));
   }
   return plan;
 }

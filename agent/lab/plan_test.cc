@@ -29,6 +29,7 @@ TEST(LabPlanTest, TwoNodesGetPrefixedNamesAddressesAndPaths) {
   EXPECT_EQ(n2.internal_ip.ToString(), "198.18.63.12");
   EXPECT_EQ(n2.pod_cidr.ToString(), "10.200.2.0/24");
   EXPECT_EQ(n2.pin_dir, "/sys/fs/bpf/wl3f9a-node2");
+  EXPECT_EQ(n2.cgroup, "/sys/fs/cgroup/wl3f9a-node2");
   EXPECT_EQ(n2.socket_path(), "/var/run/weft-lab/nodes/wl3f9a-node2/run/weft.sock");
   EXPECT_EQ(n2.cni_conf_dir(), "/var/run/weft-lab/nodes/wl3f9a-node2/cni/net.d");
   EXPECT_EQ(plan->state_path(), "/var/run/weft-lab/lab.json");
@@ -39,6 +40,41 @@ TEST(LabPlanTest, TwoNodesGetPrefixedNamesAddressesAndPaths) {
   }
   EXPECT_FALSE(plan->segment.Contains(plan->outside));
   EXPECT_FALSE(plan->cluster_cidr.Contains(plan->outside));
+  EXPECT_EQ(plan->service_cidr.ToString(), "198.19.63.0/24");
+  EXPECT_FALSE(plan->service_cidr.Overlaps(plan->segment));
+  EXPECT_FALSE(plan->service_cidr.Overlaps(plan->cluster_cidr));
+  EXPECT_FALSE(plan->service_cidr.Contains(plan->outside));
+
+  // This machine's cgroup v2 mount may be elsewhere (hybrid hosts).
+  LabPlan hybrid = *plan;
+  SetCgroupRoot("/sys/fs/cgroup/unified", &hybrid);
+  EXPECT_EQ(hybrid.nodes[0].cgroup, "/sys/fs/cgroup/unified/wl3f9a-node1");
+}
+
+TEST(LabPlanTest, DefaultWorkloadHasAClusterIPAndANodePortService) {
+  auto plan = MakePlan("3f9a", 2, "/lab");
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->pods[0].port_name, "http");
+  EXPECT_EQ(plan->pods[1].port_name, "http");
+  EXPECT_EQ(plan->pods[2].port_name, "redis");
+  ASSERT_EQ(plan->services.size(), 2u);
+  const ServicePlan& frontend = plan->services[0];
+  EXPECT_EQ(frontend.key(), "wl3f9a/frontend");
+  EXPECT_EQ(frontend.type, "NodePort");
+  EXPECT_EQ(frontend.port, 80);
+  EXPECT_EQ(frontend.port_name, "http");
+  EXPECT_EQ(frontend.target_port, "80");
+  EXPECT_EQ(frontend.app, "frontend");
+  EXPECT_EQ(frontend.node_port, 30080);
+  EXPECT_EQ(frontend.cluster_ip, "198.19.63.10");
+  const ServicePlan& backend = plan->services[1];
+  EXPECT_EQ(backend.key(), "wl3f9a/backend");
+  EXPECT_EQ(backend.type, "ClusterIP");
+  EXPECT_EQ(backend.target_port, "http") << "by name: the pod's port 8080";
+  EXPECT_EQ(backend.node_port, 0);
+  EXPECT_EQ(backend.cluster_ip, "198.19.63.11");
+  EXPECT_EQ(plan->FindApp("backend")->port, 8080);
+  EXPECT_EQ(plan->FindApp("nothing"), nullptr);
 }
 
 TEST(LabPlanTest, DefaultWorkloadHasASameNodeAndACrossNodePair) {

@@ -13,6 +13,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/netns/cgroup.h"
 #include "common/netns/netns.h"
 
 namespace weft::lab {
@@ -23,17 +24,19 @@ int MillisLeft(absl::Time deadline) {
   return static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
 }
 
-absl::Status Probe(const ProbeTarget& target, absl::Duration timeout) {
-  const std::string where = absl::StrCat(target.ip, ":", target.port);
+absl::StatusOr<sockaddr_in> Address(const ProbeTarget& target) {
   sockaddr_in sin{};
   sin.sin_family = AF_INET;
   sin.sin_port = htons(static_cast<uint16_t>(target.port));
   if (inet_pton(AF_INET, target.ip.c_str(), &sin.sin_addr) != 1) {
     return absl::InvalidArgumentError(absl::StrCat("\"", target.ip, "\" is not an IPv4 address"));
   }
-  const absl::Time deadline = absl::Now() + timeout;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  return sin;
+}
+
+// Connects the non-blocking TCP socket `fd` (closed here) and reads the greeting.
+absl::Status ProbeWith(int fd, sockaddr_in sin, const ProbeTarget& target, absl::Time deadline) {
+  const std::string where = absl::StrCat(target.ip, ":", target.port);
   auto fail = [&](const std::string& what) {
     close(fd);
     return absl::UnavailableError(absl::StrCat(what, " ", where, ": ", strerror(errno)));
@@ -77,11 +80,33 @@ absl::Status Probe(const ProbeTarget& target, absl::Duration timeout) {
   return absl::OkStatus();
 }
 
+absl::Status Probe(const ProbeTarget& target, absl::Duration timeout) {
+  auto sin = Address(target);
+  if (!sin.ok()) return sin.status();
+  const absl::Time deadline = absl::Now() + timeout;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  return ProbeWith(fd, *sin, target, deadline);
+}
+
 }  // namespace
 
 absl::Status ProbeTcp(const std::string& netns_path, const ProbeTarget& target,
                       absl::Duration timeout) {
   return netns::RunIn(netns_path, [&] { return Probe(target, timeout); });
+}
+
+absl::Status ProbeTcpInCgroup(const std::string& cgroup_dir, const std::string& netns_path,
+                              const ProbeTarget& target, absl::Duration timeout) {
+  auto sin = Address(target);
+  if (!sin.ok()) return sin.status();
+  const absl::Time deadline = absl::Now() + timeout;
+  if (access(cgroup_dir.c_str(), F_OK) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("no cgroup ", cgroup_dir));
+  }
+  auto fd = cgroup::SocketIn(cgroup_dir, netns_path, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (!fd.ok()) return fd.status();
+  return ProbeWith(*fd, *sin, target, deadline);
 }
 
 }  // namespace weft::lab

@@ -1,6 +1,7 @@
 // One cell of the connectivity matrix: from inside a network namespace (a pod's
-// or a node's), open a TCP connection to a pod's server and read its greeting,
-// as a client process in that pod would. Real traffic through the datapath.
+// or a node's), open a TCP connection to a pod's server (or a Service) and read
+// its greeting, as a client process in that pod would. Real traffic through the
+// datapath.
 #ifndef WEFT_AGENT_LAB_PROBE_H_
 #define WEFT_AGENT_LAB_PROBE_H_
 
@@ -22,6 +23,12 @@ struct ProbeTarget {
 // failed ("connect 10.200.2.1:8080: timed out after 2s").
 absl::Status ProbeTcp(const std::string& netns_path, const ProbeTarget& target,
                       absl::Duration timeout);
+
+// The same with a socket created in cgroup `cgroup_dir` (and the namespace at
+// `netns_path`), as a process of that cgroup would: what a node's socket-level
+// Service translation (cgroup connect4 programs) applies to. For ClusterIPs.
+absl::Status ProbeTcpInCgroup(const std::string& cgroup_dir, const std::string& netns_path,
+                              const ProbeTarget& target, absl::Duration timeout);
 
 }  // namespace weft::lab
 

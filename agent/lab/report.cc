@@ -41,11 +41,56 @@ std::string EncryptionColumn(const NodeRow& n) {
                           : absl::StrCat(", ", n.encryption_skipped.size(), " skipped"));
 }
 
-}  // namespace
+std::string KubeProxyColumn(const NodeRow& n) {
+  if (n.kube_proxy_replacement.empty()) return "-";
+  if (n.kube_proxy_replacement != "True") return n.kube_proxy_replacement;
+  return absl::StrCat("True, ", Plural(n.service_frontends, "frontend", "frontends"));
+}
 
-int LabReport::passed() const {
+int Passed(const std::vector<Cell>& cells) {
   return static_cast<int>(
       std::count_if(cells.begin(), cells.end(), [](const Cell& c) { return c.ok; }));
+}
+
+// A matrix of ok/FAIL: `corner` heads the row labels.
+std::string Matrix(const std::string& corner, const std::vector<std::string>& rows,
+                   const std::vector<std::string>& columns, const std::vector<Cell>& cells) {
+  std::vector<std::vector<std::string>> matrix;
+  std::vector<std::string> header = {corner};
+  header.insert(header.end(), columns.begin(), columns.end());
+  matrix.push_back(header);
+  for (size_t row = 0; row < rows.size(); ++row) {
+    std::vector<std::string> line = {rows[row]};
+    for (size_t col = 0; col < columns.size(); ++col) {
+      const size_t i = row * columns.size() + col;
+      line.push_back(i < cells.size() ? (cells[i].ok ? "ok" : "FAIL") : "?");
+    }
+    matrix.push_back(line);
+  }
+  return RenderTable(matrix);
+}
+
+std::string ServicePort(const ServiceRow& s) {
+  return absl::StrCat(s.port, s.node_port != 0 ? absl::StrCat(":", s.node_port) : "", "/TCP -> ",
+                      s.target_port);
+}
+
+json CellsJson(const std::vector<Cell>& cells) {
+  json out = json::array();
+  for (const Cell& c : cells) {
+    out.push_back({{"from", c.from}, {"to", c.to}, {"ok", c.ok}, {"error", c.error}});
+  }
+  return out;
+}
+
+}  // namespace
+
+int LabReport::passed() const { return Passed(cells); }
+
+int LabReport::services_passed() const { return Passed(service_cells) + Passed(nodeport_cells); }
+
+int LabReport::services_total() const {
+  return static_cast<int>(service_cells.size() + nodeport_cells.size());
 }
 
 bool LabReport::ok() const {
@@ -53,7 +98,7 @@ bool LabReport::ok() const {
   for (const NodeRow& n : nodes) {
     if (!n.agent_running || !n.agent_healthy) return false;
   }
-  return passed() == static_cast<int>(cells.size());
+  return passed() == static_cast<int>(cells.size()) && services_passed() == services_total();
 }
 
 std::string RenderReport(const LabReport& r) {
@@ -70,10 +115,14 @@ std::string RenderReport(const LabReport& r) {
   }
   if (!r.phase_error.empty()) absl::StrAppend(&out, "start-up failed: ", r.phase_error, "\n");
 
+  // The Services column once the lab has Services (labs made before had none).
+  const bool services = !r.services.empty();
   std::vector<std::vector<std::string>> nodes = {{"NODE", "INTERNAL-IP", "POD-CIDR", "AGENT"}};
+  if (services) nodes[0].push_back("KUBE-PROXY-REPLACEMENT");
   if (encrypted) nodes[0].push_back("ENCRYPTION");
   for (const NodeRow& n : r.nodes) {
     nodes.push_back({n.name, n.internal_ip, n.pod_cidr, AgentColumn(n)});
+    if (services) nodes.back().push_back(KubeProxyColumn(n));
     if (encrypted) nodes.back().push_back(EncryptionColumn(n));
   }
   absl::StrAppend(&out, "\n", RenderTable(nodes));
@@ -86,20 +135,33 @@ std::string RenderReport(const LabReport& r) {
   absl::StrAppend(&out, "\n", RenderTable(pods));
 
   if (!r.cells.empty()) {
-    absl::StrAppend(&out, "\nCONNECTIVITY (TCP connect + greeting, row -> column)\n");
-    std::vector<std::vector<std::string>> matrix;
-    std::vector<std::string> header = {"FROM"};
-    header.insert(header.end(), r.targets.begin(), r.targets.end());
-    matrix.push_back(header);
-    for (size_t row = 0; row < r.sources.size(); ++row) {
-      std::vector<std::string> line = {r.sources[row]};
-      for (size_t col = 0; col < r.targets.size(); ++col) {
-        const size_t i = row * r.targets.size() + col;
-        line.push_back(i < r.cells.size() ? (r.cells[i].ok ? "ok" : "FAIL") : "?");
-      }
-      matrix.push_back(line);
+    absl::StrAppend(&out, "\nCONNECTIVITY (TCP connect + greeting, row -> column)\n",
+                    Matrix("FROM", r.sources, r.targets, r.cells));
+  }
+
+  if (services) {
+    std::vector<std::vector<std::string>> rows = {
+        {"SERVICE", "TYPE", "CLUSTER-IP", "PORT", "ENDPOINTS"}};
+    for (const ServiceRow& s : r.services) {
+      rows.push_back({absl::StrCat(s.namespace_, "/", s.name), s.type,
+                      s.cluster_ip.empty() ? "-" : s.cluster_ip, ServicePort(s),
+                      !s.endpoints_known    ? "?"
+                      : s.endpoints.empty() ? "(none ready)"
+                                            : absl::StrJoin(s.endpoints, ",")});
     }
-    absl::StrAppend(&out, RenderTable(matrix));
+    absl::StrAppend(&out, "\n", RenderTable(rows));
+    if (!r.service_cells.empty()) {
+      absl::StrAppend(&out,
+                      "\nSERVICES BY CLUSTER-IP (TCP connect + greeting, socket in the node's "
+                      "cgroup, row -> column)\n",
+                      Matrix("FROM", r.service_sources, r.service_targets, r.service_cells));
+    }
+    if (!r.nodeport_cells.empty()) {
+      absl::StrAppend(&out,
+                      "\nSERVICES BY NODEPORT (TCP connect + greeting from the lab namespace to "
+                      "each node's InternalIP)\n",
+                      Matrix("TO", r.nodeport_nodes, r.nodeport_targets, r.nodeport_cells));
+    }
   }
 
   std::vector<std::string> failures;
@@ -108,6 +170,17 @@ std::string RenderReport(const LabReport& r) {
   }
   if (!failures.empty()) {
     absl::StrAppend(&out, "\nfailed connections:\n", absl::StrJoin(failures, "\n"), "\n");
+  }
+  std::vector<std::string> service_failures;
+  for (const std::vector<Cell>* cells : {&r.service_cells, &r.nodeport_cells}) {
+    for (const Cell& c : *cells) {
+      if (!c.ok)
+        service_failures.push_back(absl::StrCat("  ", c.from, " -> ", c.to, ": ", c.error));
+    }
+  }
+  if (!service_failures.empty()) {
+    absl::StrAppend(&out, "\nfailed Service connections:\n", absl::StrJoin(service_failures, "\n"),
+                    "\n");
   }
   std::vector<std::string> problems;
   for (const std::string& p : r.problems) problems.push_back("  " + p);
@@ -124,7 +197,11 @@ std::string RenderReport(const LabReport& r) {
   }
 
   absl::StrAppend(&out, "\nresult: ", r.ok() ? "ok" : "FAILING", " (", r.passed(), "/",
-                  r.cells.size(), " connections)\n");
+                  r.cells.size(), " connections",
+                  services ? absl::StrCat(", ", r.services_passed(), "/", r.services_total(),
+                                          " through Services")
+                           : "",
+                  ")\n");
   return out;
 }
 
@@ -146,7 +223,11 @@ std::string ReportJson(const LabReport& r) {
                       {{"mode", n.encryption},
                        {"peers", n.peers},
                        {"peersWithHandshake", n.peers_with_handshake},
-                       {"skipped", n.encryption_skipped}}}});
+                       {"skipped", n.encryption_skipped}}},
+                     {"kubeProxyReplacement",
+                      {{"state", n.kube_proxy_replacement},
+                       {"features", n.kube_proxy_replacement_features},
+                       {"serviceFrontends", n.service_frontends}}}});
   }
   json pods = json::array();
   for (const PodRow& p : r.pods) {
@@ -157,9 +238,16 @@ std::string ReportJson(const LabReport& r) {
                     {"port", p.port},
                     {"phase", p.phase}});
   }
-  json cells = json::array();
-  for (const Cell& c : r.cells) {
-    cells.push_back({{"from", c.from}, {"to", c.to}, {"ok", c.ok}, {"error", c.error}});
+  json services = json::array();
+  for (const ServiceRow& s : r.services) {
+    services.push_back({{"namespace", s.namespace_},
+                        {"name", s.name},
+                        {"type", s.type},
+                        {"clusterIP", s.cluster_ip},
+                        {"port", s.port},
+                        {"nodePort", s.node_port},
+                        {"targetPort", s.target_port},
+                        {"endpoints", s.endpoints_known ? json(s.endpoints) : json()}});
   }
   json j = {{"prefix", r.prefix},
             {"stateDir", r.state_dir},
@@ -179,9 +267,21 @@ std::string ReportJson(const LabReport& r) {
             {"connectivity",
              {{"sources", r.sources},
               {"targets", r.targets},
-              {"cells", cells},
+              {"cells", CellsJson(r.cells)},
               {"passed", r.passed()},
               {"total", r.cells.size()}}},
+            {"services",
+             {{"services", services},
+              {"clusterIP",
+               {{"sources", r.service_sources},
+                {"targets", r.service_targets},
+                {"cells", CellsJson(r.service_cells)}}},
+              {"nodePort",
+               {{"nodes", r.nodeport_nodes},
+                {"targets", r.nodeport_targets},
+                {"cells", CellsJson(r.nodeport_cells)}}},
+              {"passed", r.services_passed()},
+              {"total", r.services_total()}}},
             {"ok", r.ok()}};
   return j.dump(2) + "\n";
 }

@@ -24,6 +24,11 @@ struct NodeRow {
   int peers = 0;
   int peers_with_handshake = 0;
   std::vector<std::string> encryption_skipped;  // peers skipped for bad input
+  // Services in eBPF (GetStatus): "True" or "False" ("" when not answering),
+  // what is active, and the frontends in the datapath.
+  std::string kube_proxy_replacement;
+  std::vector<std::string> kube_proxy_replacement_features;
+  int service_frontends = 0;
 };
 
 struct PodRow {
@@ -33,6 +38,22 @@ struct PodRow {
   std::string ip;
   int port = 0;
   std::string phase;  // from the API (empty when it could not be read)
+};
+
+// A Service of the lab: its addresses (from the state: what the API server
+// gave it) and its ready endpoints (from the EndpointSlices).
+struct ServiceRow {
+  std::string namespace_;
+  std::string name;
+  std::string type;        // ClusterIP | NodePort
+  std::string cluster_ip;  // empty: not created
+  int port = 0;
+  int node_port = 0;
+  std::string target_port;  // "http" or "80"
+  // Ready endpoints "ip:port" of every EndpointSlice of the Service; unknown
+  // when the API could not be read.
+  std::vector<std::string> endpoints;
+  bool endpoints_known = false;
 };
 
 // One cell: a TCP connection from `from` (a pod or a node) to `to` (a pod, or
@@ -66,9 +87,24 @@ struct LabReport {
   std::vector<std::string> targets;  // matrix columns (pod names, "outside"), in order
   std::vector<Cell> cells;           // row-major
 
+  std::vector<ServiceRow> services;
+  // Services by cluster IP: from every node's namespace and one pod per node,
+  // each socket made in the node's cgroup (socket-level translation).
+  std::vector<std::string> service_sources;  // rows: "node <name>", "pod <name>"
+  std::vector<std::string> service_targets;  // columns: Service names
+  std::vector<Cell> service_cells;           // row-major
+  // Services by NodePort: from the lab namespace (outside every node) to each
+  // node's InternalIP (translated by the node's tc programs).
+  std::vector<std::string> nodeport_nodes;    // rows: node names
+  std::vector<std::string> nodeport_targets;  // columns: "<service>:<nodePort>"
+  std::vector<Cell> nodeport_cells;           // row-major
+
   int passed() const;
+  // Service cells (both matrices) that pass, and how many there are.
+  int services_passed() const;
+  int services_total() const;
   // Everything works: the controller runs, no lab-wide problem, every agent is
-  // healthy and every cell passes.
+  // healthy and every cell (the Services' too) passes.
   bool ok() const;
 };
 

@@ -152,5 +152,127 @@ TEST(LabReportTest, EncryptionAddsAColumnWithPeers) {
   EXPECT_EQ(j["nodes"][0]["encryption"]["peersWithHandshake"], 1);
 }
 
+// Example() with the lab's Services, every cell passing.
+LabReport WithServices() {
+  LabReport r = Example();
+  for (NodeRow& n : r.nodes) {
+    n.kube_proxy_replacement = "True";
+    n.kube_proxy_replacement_features = {"ClusterIP", "NodePort", "SocketLB (cgroup /x)", "Random"};
+    n.service_frontends = 4;
+  }
+  r.services = {
+      {"wl3f9a", "frontend", "NodePort", "198.19.63.10", 80, 30080, "80", {"10.200.1.1:80"}, true},
+      {"wl3f9a", "backend", "ClusterIP", "198.19.63.11", 80, 0, "http", {"10.200.2.1:8080"}, true}};
+  r.service_sources = {"node wl3f9a-node1", "node wl3f9a-node2", "pod frontend", "pod backend"};
+  r.service_targets = {"frontend", "backend"};
+  for (const auto& from : r.service_sources) {
+    for (const auto& to : r.service_targets) r.service_cells.push_back({from, to, true, ""});
+  }
+  r.nodeport_nodes = {"wl3f9a-node1", "wl3f9a-node2"};
+  r.nodeport_targets = {"frontend:30080"};
+  for (const auto& node : r.nodeport_nodes) {
+    r.nodeport_cells.push_back({"lab namespace", "frontend nodePort on " + node, true, ""});
+  }
+  return r;
+}
+
+TEST(LabReportTest, ServicesSectionShowsAddressesEndpointsAndBothMatrices) {
+  const LabReport r = WithServices();
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.services_passed(), 10);
+  EXPECT_EQ(r.services_total(), 10);
+  const std::string text = RenderReport(r);
+  EXPECT_NE(text.find("NODE          INTERNAL-IP   POD-CIDR       AGENT                          "
+                      "KUBE-PROXY-REPLACEMENT\n"
+                      "wl3f9a-node1  198.18.63.11  10.200.1.0/24  pid 101, healthy, 1 endpoint   "
+                      "True, 4 frontends\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("SERVICE          TYPE       CLUSTER-IP    PORT                ENDPOINTS\n"
+                      "wl3f9a/frontend  NodePort   198.19.63.10  80:30080/TCP -> 80  "
+                      "10.200.1.1:80\n"
+                      "wl3f9a/backend   ClusterIP  198.19.63.11  80/TCP -> http      "
+                      "10.200.2.1:8080\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("SERVICES BY CLUSTER-IP (TCP connect + greeting, socket in the node's "
+                      "cgroup, row -> column)\n"
+                      "FROM               frontend  backend\n"
+                      "node wl3f9a-node1  ok        ok\n"
+                      "node wl3f9a-node2  ok        ok\n"
+                      "pod frontend       ok        ok\n"
+                      "pod backend        ok        ok\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("SERVICES BY NODEPORT (TCP connect + greeting from the lab namespace to "
+                      "each node's InternalIP)\n"
+                      "TO            frontend:30080\n"
+                      "wl3f9a-node1  ok\n"
+                      "wl3f9a-node2  ok\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\nresult: ok (6/6 connections, 10/10 through Services)\n"),
+            std::string::npos)
+      << text;
+}
+
+TEST(LabReportTest, AServiceThatFailsSaysWhyAndIsNotOk) {
+  LabReport r = WithServices();
+  r.nodes[1].kube_proxy_replacement = "False";
+  r.nodes[1].service_frontends = 0;
+  r.services[1].endpoints.clear();
+  r.services[0].endpoints_known = false;
+  r.service_cells[1].ok = false;
+  r.service_cells[1].error = "connect 198.19.63.11:80: Connection refused";
+  r.nodeport_cells[1].ok = false;
+  r.nodeport_cells[1].error = "connect 198.18.63.12:30080: Connection timed out";
+  EXPECT_FALSE(r.ok());
+  const std::string text = RenderReport(r);
+  EXPECT_NE(text.find("pid 102, healthy, 2 endpoints  False\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("80:30080/TCP -> 80  ?\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("80/TCP -> http      (none ready)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("node wl3f9a-node1  ok        FAIL\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("wl3f9a-node2  FAIL\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("failed Service connections:\n"
+                      "  node wl3f9a-node1 -> backend: connect 198.19.63.11:80: Connection "
+                      "refused\n"
+                      "  lab namespace -> frontend nodePort on wl3f9a-node2: connect "
+                      "198.18.63.12:30080: Connection timed out\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("result: FAILING (6/6 connections, 8/10 through Services)\n"),
+            std::string::npos)
+      << text;
+
+  // An agent that does not answer: no state to show.
+  r.nodes[1].kube_proxy_replacement = "";
+  EXPECT_NE(RenderReport(r).find("pid 102, healthy, 2 endpoints  -\n"), std::string::npos);
+}
+
+TEST(LabReportTest, ServicesJson) {
+  LabReport r = WithServices();
+  r.nodeport_cells[0].ok = false;
+  r.nodeport_cells[0].error = "refused";
+  r.services[1].endpoints_known = false;
+  const nlohmann::json j = nlohmann::json::parse(ReportJson(r));
+  EXPECT_EQ(j["ok"], false);
+  EXPECT_EQ(j["nodes"][0]["kubeProxyReplacement"]["state"], "True");
+  EXPECT_EQ(j["nodes"][0]["kubeProxyReplacement"]["features"][1], "NodePort");
+  EXPECT_EQ(j["nodes"][0]["kubeProxyReplacement"]["serviceFrontends"], 4);
+  EXPECT_EQ(j["services"]["services"][0]["clusterIP"], "198.19.63.10");
+  EXPECT_EQ(j["services"]["services"][0]["nodePort"], 30080);
+  EXPECT_EQ(j["services"]["services"][0]["endpoints"][0], "10.200.1.1:80");
+  EXPECT_TRUE(j["services"]["services"][1]["endpoints"].is_null()) << "unknown, not empty";
+  EXPECT_EQ(j["services"]["clusterIP"]["sources"].size(), 4u);
+  EXPECT_EQ(j["services"]["clusterIP"]["cells"].size(), 8u);
+  EXPECT_EQ(j["services"]["nodePort"]["cells"][0]["error"], "refused");
+  EXPECT_EQ(j["services"]["passed"], 9);
+  EXPECT_EQ(j["services"]["total"], 10);
+  // A lab without Services (made before them) has none in the JSON either.
+  const nlohmann::json plain = nlohmann::json::parse(ReportJson(Example()));
+  EXPECT_EQ(plain["services"]["total"], 0);
+  EXPECT_EQ(plain["ok"], true);
+}
+
 }  // namespace
 }  // namespace weft::lab

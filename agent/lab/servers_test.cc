@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/lab/probe.h"
+#include "common/netns/cgroup.h"
 #include "common/netns/netns.h"
 #include "gtest/gtest.h"
 
@@ -128,6 +129,24 @@ TEST_F(LabServersTest, StopClosesOpenRelayedConnections) {
   close(client);
   close(upstream);
   close(listener);
+}
+
+TEST_F(LabServersTest, ProbeInACgroupUsesASocketOfThatCgroupAndNamespace) {
+  auto root = cgroup::V2Root();
+  if (!root.ok()) GTEST_SKIP() << root.status();
+  const std::string dir = absl::StrCat(*root, "/", prefix_, "cg");
+  ASSERT_TRUE(cgroup::Create(dir).ok());
+  ASSERT_TRUE(servers_->AddGreeter(Path("a"), "0.0.0.0", 8080, "backend\n").ok());
+  // The socket is namespace a's although this thread never entered it.
+  EXPECT_TRUE(
+      ProbeTcpInCgroup(dir, Path("a"), {"127.0.0.1", 8080, "backend\n"}, absl::Seconds(2)).ok());
+  absl::Status refused =
+      ProbeTcpInCgroup(dir, Path("b"), {"127.0.0.1", 8080, "backend\n"}, absl::Seconds(2));
+  EXPECT_EQ(refused.message(), "connect 127.0.0.1:8080: Connection refused");
+  EXPECT_TRUE(cgroup::Remove(dir).ok());
+  absl::Status gone =
+      ProbeTcpInCgroup(dir, Path("a"), {"127.0.0.1", 8080, "backend\n"}, absl::Seconds(2));
+  EXPECT_EQ(gone.message(), "no cgroup " + dir);
 }
 
 }  // namespace

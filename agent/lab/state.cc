@@ -48,6 +48,7 @@ json PlanJson(const LabPlan& plan) {
                      {"internalIP", n.internal_ip.ToString()},
                      {"podCIDR", n.pod_cidr.ToString()},
                      {"pinDir", n.pin_dir},
+                     {"cgroup", n.cgroup},
                      {"dir", n.dir}});
   }
   json pods = json::array();
@@ -56,8 +57,21 @@ json PlanJson(const LabPlan& plan) {
                     {"name", p.name},
                     {"node", p.node},
                     {"port", p.port},
+                    {"portName", p.port_name},
                     {"netns", p.netns},
                     {"containerID", p.container_id}});
+  }
+  json services = json::array();
+  for (const ServicePlan& s : plan.services) {
+    services.push_back({{"namespace", s.namespace_},
+                        {"name", s.name},
+                        {"type", s.type},
+                        {"port", s.port},
+                        {"portName", s.port_name},
+                        {"targetPort", s.target_port},
+                        {"app", s.app},
+                        {"clusterIP", s.cluster_ip},
+                        {"nodePort", s.node_port}});
   }
   return {{"id", plan.id},
           {"prefix", plan.prefix},
@@ -68,12 +82,14 @@ json PlanJson(const LabPlan& plan) {
           {"gateway", plan.gateway.ToString()},
           {"outside", plan.outside.ToString()},
           {"clusterCIDR", plan.cluster_cidr.ToString()},
+          {"serviceCIDR", plan.service_cidr.ToString()},
           {"routing", plan.routing},
           {"encryption", plan.encryption},
           {"encryptionStrict", plan.encryption_strict},
           {"podNamespace", plan.pod_namespace},
           {"nodes", nodes},
-          {"pods", pods}};
+          {"pods", pods},
+          {"services", services}};
 }
 
 LabPlan PlanFrom(const json& j) {
@@ -87,6 +103,8 @@ LabPlan PlanFrom(const json& j) {
   plan.gateway = Address(j, "gateway");
   plan.outside = Address(j, "outside");
   plan.cluster_cidr = Prefix(j, "clusterCIDR");
+  // Labs made before Services had none.
+  if (j.contains("serviceCIDR")) plan.service_cidr = Prefix(j, "serviceCIDR");
   plan.routing = j.value("routing", "native");
   plan.encryption = j.value("encryption", "none");
   plan.encryption_strict = j.value("encryptionStrict", false);
@@ -99,6 +117,7 @@ LabPlan PlanFrom(const json& j) {
     node.internal_ip = Address(n, "internalIP");
     node.pod_cidr = Prefix(n, "podCIDR");
     node.pin_dir = n.at("pinDir").get<std::string>();
+    node.cgroup = n.value("cgroup", "");
     node.dir = n.at("dir").get<std::string>();
     plan.nodes.push_back(std::move(node));
   }
@@ -108,9 +127,23 @@ LabPlan PlanFrom(const json& j) {
     pod.name = p.at("name").get<std::string>();
     pod.node = p.at("node").get<std::string>();
     pod.port = p.at("port").get<int>();
+    pod.port_name = p.value("portName", "");
     pod.netns = p.at("netns").get<std::string>();
     pod.container_id = p.at("containerID").get<std::string>();
     plan.pods.push_back(std::move(pod));
+  }
+  for (const json& s : j.value("services", json::array())) {
+    ServicePlan service;
+    service.namespace_ = s.at("namespace").get<std::string>();
+    service.name = s.at("name").get<std::string>();
+    service.type = s.at("type").get<std::string>();
+    service.port = s.at("port").get<int>();
+    service.port_name = s.value("portName", "");
+    service.target_port = s.at("targetPort").get<std::string>();
+    service.app = s.at("app").get<std::string>();
+    service.cluster_ip = s.value("clusterIP", "");
+    service.node_port = s.value("nodePort", 0);
+    plan.services.push_back(std::move(service));
   }
   return plan;
 }
@@ -136,6 +169,13 @@ const PodRecord* LabState::FindPod(const std::string& key) const {
   return nullptr;
 }
 
+const ServiceRecord* LabState::FindService(const std::string& key) const {
+  for (const ServiceRecord& s : services) {
+    if (s.key == key) return &s;
+  }
+  return nullptr;
+}
+
 std::string StateToJson(const LabState& state) {
   json agents = json::array();
   for (const AgentRecord& a : state.agents) {
@@ -148,6 +188,10 @@ std::string StateToJson(const LabState& state) {
   json pods = json::array();
   for (const PodRecord& p : state.pods) {
     pods.push_back({{"key", p.key}, {"ip", p.ip}, {"cniResult", p.cni_result}});
+  }
+  json services = json::array();
+  for (const ServiceRecord& s : state.services) {
+    services.push_back({{"key", s.key}, {"clusterIP", s.cluster_ip}, {"nodePort", s.node_port}});
   }
   json j = {{"version", kStateVersion},
             {"plan", PlanJson(state.plan)},
@@ -163,8 +207,10 @@ std::string StateToJson(const LabState& state) {
             {"agents", agents},
             {"netns", state.netns},
             {"pinDirs", state.pin_dirs},
+            {"cgroups", state.cgroups},
             {"apiObjects", objects},
-            {"pods", pods}};
+            {"pods", pods},
+            {"services", services}};
   if (state.talos) {
     const TalosState& t = *state.talos;
     j["talos"] = {{"secrets", t.secrets},
@@ -226,6 +272,7 @@ absl::StatusOr<LabState> StateFromJson(const std::string& text, const std::strin
     }
     state.netns = j.value("netns", std::vector<std::string>{});
     state.pin_dirs = j.value("pinDirs", std::vector<std::string>{});
+    state.cgroups = j.value("cgroups", std::vector<std::string>{});
     for (const json& o : j.value("apiObjects", json::array())) {
       state.api_objects.push_back({o.at("resource").get<std::string>(),
                                    o.at("namespace").get<std::string>(),
@@ -234,6 +281,10 @@ absl::StatusOr<LabState> StateFromJson(const std::string& text, const std::strin
     for (const json& p : j.value("pods", json::array())) {
       state.pods.push_back({p.at("key").get<std::string>(), p.at("ip").get<std::string>(),
                             p.value("cniResult", json())});
+    }
+    for (const json& s : j.value("services", json::array())) {
+      state.services.push_back(
+          {s.at("key").get<std::string>(), s.value("clusterIP", ""), s.value("nodePort", 0)});
     }
     return state;
   } catch (const BadField& e) {

@@ -2,8 +2,8 @@
 // has started or created, so `weft lab status` and `weft lab down` — or the
 // next `weft lab up` after a crash — find all of it without guessing.
 //
-// Written as an intent log: a namespace or pin folder is recorded before it is
-// created, a process right after it started, an API object right after it was
+// Written as an intent log: a namespace, pin folder or cgroup is recorded
+// before it is created, a process right after it started, an API object right after it was
 // accepted. Only one process writes it at a time: `weft lab up` before it
 // starts the controller, then the controller. Every write is atomic.
 #ifndef WEFT_AGENT_LAB_STATE_H_
@@ -52,6 +52,14 @@ struct PodRecord {
   nlohmann::json cni_result;
 };
 
+// A Service the lab created, with the addresses the API server gave it (the
+// embedded one keeps what the lab asked for; a real cluster allocates).
+struct ServiceRecord {
+  std::string key;  // "<namespace>/<name>"
+  std::string cluster_ip;
+  int node_port = 0;  // 0: not a NodePort Service
+};
+
 // Talos mode (`weft lab up --talos`): each agent runs as the extension's service
 // container under runc (talos.h, talos_node.h), against an API server that trusts
 // the secrets bundle's Kubernetes CA and enforces the agent's RBAC.
@@ -85,10 +93,13 @@ struct LabState {
   std::vector<AgentRecord> agents;
   std::vector<std::string> netns;     // network namespaces, in creation order
   std::vector<std::string> pin_dirs;  // bpffs folders handed to the agents
+  std::vector<std::string> cgroups;   // the nodes' cgroup v2 folders
   std::vector<ApiObjectRecord> api_objects;
   std::vector<PodRecord> pods;
+  std::vector<ServiceRecord> services;
 
   const PodRecord* FindPod(const std::string& key) const;
+  const ServiceRecord* FindService(const std::string& key) const;
 };
 
 std::string StateToJson(const LabState& state);

@@ -22,10 +22,12 @@ LabState Example() {
   state.agents = {{"wl3f9a-node1", {1240, {"/usr/bin/weft-agent", "--config", "/x/agent.yaml"}}}};
   state.netns = {"wl3f9a-lab", "wl3f9a-node1"};
   state.pin_dirs = {"/sys/fs/bpf/wl3f9a-node1"};
+  state.cgroups = {"/sys/fs/cgroup/wl3f9a-node1"};
   state.api_objects = {{"namespaces", "", "wl3f9a"}, {"pods", "wl3f9a", "frontend"}};
   state.pods = {
       {"wl3f9a/frontend", "10.200.1.1",
        nlohmann::json{{"cniVersion", "1.0.0"}, {"ips", {{{"address", "10.200.1.1/32"}}}}}}};
+  state.services = {{"wl3f9a/frontend", "10.96.44.7", 31234}, {"wl3f9a/backend", "10.96.8.1", 0}};
   return state;
 }
 
@@ -42,6 +44,31 @@ TEST(LabStateTest, RoundTripsThroughJson) {
   EXPECT_EQ(back->api_objects, state.api_objects);
   EXPECT_EQ(back->FindPod("wl3f9a/frontend")->cni_result["ips"][0]["address"], "10.200.1.1/32");
   EXPECT_EQ(back->FindPod("wl3f9a/redis"), nullptr);
+  EXPECT_EQ(back->cgroups, state.cgroups);
+  EXPECT_EQ(back->plan.nodes[1].cgroup, "/sys/fs/cgroup/wl3f9a-node2");
+  EXPECT_EQ(back->plan.pods[1].port_name, "http");
+  EXPECT_EQ(back->plan.service_cidr.ToString(), "198.19.63.0/24");
+  ASSERT_EQ(back->plan.services.size(), 2u);
+  EXPECT_EQ(back->plan.services[1].target_port, "http");
+  EXPECT_EQ(back->plan.services[0].node_port, 30080);
+  EXPECT_EQ(back->FindService("wl3f9a/frontend")->node_port, 31234);
+  EXPECT_EQ(back->FindService("wl3f9a/backend")->cluster_ip, "10.96.8.1");
+  EXPECT_EQ(back->FindService("wl3f9a/redis"), nullptr);
+}
+
+TEST(LabStateTest, ALabFromBeforeServicesStillReads) {
+  nlohmann::json j = nlohmann::json::parse(StateToJson(Example()));
+  j["plan"].erase("services");
+  j["plan"].erase("serviceCIDR");
+  for (auto& n : j["plan"]["nodes"]) n.erase("cgroup");
+  j.erase("cgroups");
+  j.erase("services");
+  auto back = StateFromJson(j.dump(), "lab.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(back->plan.services.empty());
+  EXPECT_TRUE(back->services.empty());
+  EXPECT_TRUE(back->cgroups.empty());
+  EXPECT_EQ(back->plan.nodes[0].cgroup, "");
 }
 
 TEST(LabStateTest, TalosModeRoundTrips) {

@@ -80,8 +80,10 @@ TEST(TalosClusterTest, RulesOfTheControlPlanePatchPlusTheBuiltinOnes) {
   ASSERT_TRUE(rules.ok()) << rules.status();
   EXPECT_TRUE(Has(*rules, {"group:weft:agents", "list", "", "nodes"}));
   EXPECT_TRUE(Has(*rules, {"group:weft:agents", "watch", "", "pods"}));
+  EXPECT_TRUE(Has(*rules, {"group:weft:agents", "watch", "", "services"}));
+  EXPECT_TRUE(Has(*rules, {"group:weft:agents", "list", "discovery.k8s.io", "endpointslices"}));
   EXPECT_TRUE(Has(*rules, {"group:system:masters", "*", "*", "*"}));
-  EXPECT_EQ(rules->size(), 5u);
+  EXPECT_EQ(rules->size(), 9u);
   auto bad = ApiServerRules("kind: ConfigMap\n", "x.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("x.yaml: "));
