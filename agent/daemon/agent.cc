@@ -301,7 +301,12 @@ absl::Status Agent::StartServices(const routing::NodeInfo& self) {
     return absl::FailedPreconditionError(
         "kubeProxyReplacement: this node has no IPv4 address for NodePorts and source NAT");
   }
-  RETURN_IF_ERROR(datapath_->services().SetSnatAddress(node.node_addresses.front()));
+  // Replies to source-translated flows must come back here. With encryption,
+  // a remote backend's node reaches us only through the tunnel, which accepts
+  // our pod CIDR from us but not our InternalIP: the router address on the
+  // WireGuard device then (its replies arrive there: weft_from_l3dev).
+  RETURN_IF_ERROR(datapath_->services().SetSnatAddress(
+      router_address_ ? *router_address_ : node.node_addresses.front()));
   if (auto s = datapath_->AttachSocketLb(k.cgroup_path); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("kubeProxyReplacement: ", s.message()));
   }
@@ -405,6 +410,10 @@ std::vector<std::string> Agent::SyncEncryption(const ClusterView& view,
     auto link = nl_->GetLink(encryption_->device_name());
     absl::Status s = link.ok() ? netlink::EnsureSoleIpv4Address(*nl_, link->index, *router_address_)
                                : link.status();
+    if (s.ok() && link->index != wireguard_index_) {
+      s = datapath_->AttachL3Ingress(link->index);
+      if (s.ok()) wireguard_index_ = link->index;
+    }
     if (!s.ok()) {
       pass.problems.push_back(absl::StrCat("address ", router_address_->ToString(), " on ",
                                            encryption_->device_name(), ": ", s.message()));

@@ -99,6 +99,7 @@ class Agent {
   std::unique_ptr<grpc::Server> server_;
   std::vector<NativeDevice> devices_;
   int tunnel_index_ = 0;  // weft_vxlan as last attached (tunnel mode)
+  int wireguard_index_ = 0;  // the WireGuard device as last attached (encryption)
   LeakTracker leaks_;  // reconcile thread only
   std::thread reconciler_;
 

@@ -275,6 +275,12 @@ class DatapathImpl : public Datapath {
                   "weft_from_netdev");
   }
 
+  absl::Status AttachL3Ingress(int ifindex) override {
+    if (auto s = EnsureClsact(ifindex); !s.ok()) return s;
+    return Attach(ifindex, BPF_TC_INGRESS, bpf_program__fd(netdev_->progs.weft_from_l3dev),
+                  "weft_from_l3dev");
+  }
+
   absl::Status SetNonMasqueradeCidrs(const std::vector<net::IpPrefix>& cidrs) override {
     return ReplaceLpm4(bpf_map__fd(netdev_->maps.weft_nonmasq4_v1), cidrs, WEFT_NONMASQ4_MAX,
                        "non-masquerade", &nonmasq_);

@@ -104,6 +104,10 @@ class Datapath {
   virtual absl::Status SetStrictEncryptionCidrs(const std::vector<net::IpPrefix>& cidrs) = 0;
   // Packets dropped by strict mode since the counter's pin was created.
   virtual absl::StatusOr<uint64_t> StrictEncryptionDrops() = 0;
+  // tc ingress of an L3 device (the WireGuard device): replies to Service
+  // flows from outside that were source-translated to an address routed
+  // through it (weft_from_l3dev). Replaces in place; Detach removes it.
+  virtual absl::Status AttachL3Ingress(int ifindex) = 0;
   // Removes Weft's filters from the device's ingress and egress hooks and its
   // netdev settings (idempotent; also for devices that are already gone).
   virtual absl::Status Detach(int ifindex) = 0;

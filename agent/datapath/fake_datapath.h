@@ -85,6 +85,10 @@ class FakeDatapath : public Datapath {
     netdevs[ifindex] = options;
     return absl::OkStatus();
   }
+  absl::Status AttachL3Ingress(int ifindex) override {
+    l3_ingress.insert(ifindex);
+    return absl::OkStatus();
+  }
   absl::Status SetNonMasqueradeCidrs(const std::vector<net::IpPrefix>& cidrs) override {
     non_masquerade_cidrs = cidrs;
     return absl::OkStatus();
@@ -96,6 +100,7 @@ class FakeDatapath : public Datapath {
   absl::StatusOr<uint64_t> StrictEncryptionDrops() override { return strict_drops; }
   absl::Status Detach(int ifindex) override {
     from_container.erase(ifindex);
+    l3_ingress.erase(ifindex);
     netdevs.erase(ifindex);
     return absl::OkStatus();
   }
@@ -110,6 +115,7 @@ class FakeDatapath : public Datapath {
     return absl::OkStatus();
   }
 
+  std::set<int> l3_ingress;
   FakeEndpointMap map;
   FakeServiceMap service_map;
   std::string socket_lb_cgroup;
