@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <map>
 #include <fstream>
+#include <sstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -33,6 +34,8 @@
 #include <cxxopts.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
@@ -63,6 +66,11 @@ struct Options {
   int rss_pods = 100;
   int version_runs = 100;
   std::string agent = "weft-agent";
+  // Services (each with one EndpointSlice of `endpoints_per_service`) in the
+  // API server before the agent starts: its memory with the kube-proxy
+  // replacement holding them, and how long the first apply took.
+  int services = 0;
+  int endpoints_per_service = 5;
 };
 
 absl::Status WaitFor(const std::string& what, int timeout_ms, const std::function<bool()>& ready) {
@@ -123,6 +131,13 @@ class CniBench {
     RETURN_IF_ERROR(SetUpNode());
     if (opt_.agent == "weft-agent") {
       RETURN_IF_ERROR(StartApiServer());
+      const absl::Time posting = absl::Now();
+      for (int i = 0; i < opt_.services; ++i) RETURN_IF_ERROR(CreateService(i));
+      if (opt_.services > 0) {
+        std::printf("%d Services, %d endpoints created in %.1f s\n", opt_.services,
+                    opt_.services * opt_.endpoints_per_service,
+                    absl::ToDoubleSeconds(absl::Now() - posting));
+      }
       RETURN_IF_ERROR(StartWeftAgent());
     } else {
       RETURN_IF_ERROR(StartNodeAgent());
@@ -131,6 +146,27 @@ class CniBench {
                 node_->name().c_str(), plugin_.c_str());
     // Idle: the agent has synced, attached and installed; let it settle.
     usleep(2000000);
+    if (opt_.services > 0) {
+      // The agent logs its first apply: "Services: N frontends applied in T".
+      const std::string log = dir_.path() + "/agent.log";
+      RETURN_IF_ERROR(WaitFor("the agent's first Service apply", 300000, [&] {
+        std::ifstream in(log);
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str().find("frontends applied") != std::string::npos;
+      }));
+      usleep(3000000);
+      std::ifstream in(log);
+      for (std::string line; std::getline(in, line);) {
+        if (line.find("frontends applied") != std::string::npos) std::printf("agent: %s\n", line.c_str());
+      }
+      const int64_t rss = Rss();
+      std::printf("agent resident memory with %d Services / %d endpoints: %.1f MiB (goal < 40 MB "
+                  "= 38.1 MiB: %s); peak (VmHWM) %.1f MiB\n",
+                  opt_.services, opt_.services * opt_.endpoints_per_service, rss / 1024.0,
+                  rss * 1024 < 40 * 1000 * 1000 ? "met" : "NOT met",
+                  ProcStatusKiB(agent_.pid(), "VmHWM") / 1024.0);
+    }
     int64_t rss0 = Rss();
     std::string rss_parts0 = RssParts();
 
@@ -290,6 +326,39 @@ class CniBench {
     return Post("/api/v1/nodes", node);
   }
 
+  // Service i: a cluster IP in 10.96.0.0/12, port 80, and one EndpointSlice of
+  // pods elsewhere in the cluster (no pod of this node is needed for it).
+  absl::Status CreateService(int i) {
+    const std::string name = absl::StrCat("bench-svc-", i);
+    const std::string ip = absl::StrCat("10.", 96 + i / 65536, ".", (i / 256) % 256, ".", i % 256);
+    json svc = {{"apiVersion", "v1"},
+                {"kind", "Service"},
+                {"metadata", {{"name", name}, {"namespace", "default"}}},
+                {"spec",
+                 {{"clusterIP", ip},
+                  {"clusterIPs", {ip}},
+                  {"ports", {{{"name", "http"}, {"port", 80}, {"targetPort", 8080}}}}}}};
+    RETURN_IF_ERROR(Post("/api/v1/namespaces/default/services", svc));
+    json endpoints = json::array();
+    for (int e = 0; e < opt_.endpoints_per_service; ++e) {
+      const int n = i * opt_.endpoints_per_service + e;
+      endpoints.push_back({{"addresses", {absl::StrCat("10.", 128 + n / 65536, ".", (n / 256) % 256,
+                                                        ".", n % 256)}},
+                           {"conditions", {{"ready", true}}},
+                           {"nodeName", "elsewhere"}});
+    }
+    json slice = {{"apiVersion", "discovery.k8s.io/v1"},
+                  {"kind", "EndpointSlice"},
+                  {"metadata",
+                   {{"name", name + "-1"},
+                    {"namespace", "default"},
+                    {"labels", {{"kubernetes.io/service-name", name}}}}},
+                  {"addressType", "IPv4"},
+                  {"endpoints", endpoints},
+                  {"ports", {{{"name", "http"}, {"port", 8080}, {"protocol", "TCP"}}}}};
+    return Post("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", slice);
+  }
+
   absl::Status CreatePodObject(int i) {
     json pod = {{"apiVersion", "v1"},
                 {"kind", "Pod"},
@@ -434,7 +503,11 @@ int main(int argc, char** argv) {
       cxxopts::value<int>()->default_value("100"))(
       "version-runs", "baseline VERSION invocations", cxxopts::value<int>()->default_value("100"))(
       "agent", "weft-agent (with the lab API server) or node_agent (test-only, no API server)",
-      cxxopts::value<std::string>()->default_value("weft-agent"))("h,help", "this help");
+      cxxopts::value<std::string>()->default_value("weft-agent"))(
+      "services", "Services in the API server before the agent starts (0: none)",
+      cxxopts::value<int>()->default_value("0"))(
+      "endpoints-per-service", "endpoints of each of those Services",
+      cxxopts::value<int>()->default_value("5"))("h,help", "this help");
   weft::bench::Options opt;
   try {
     auto parsed = spec.parse(argc, argv);
@@ -446,6 +519,8 @@ int main(int argc, char** argv) {
     opt.rss_pods = parsed["rss-pods"].as<int>();
     opt.version_runs = parsed["version-runs"].as<int>();
     opt.agent = parsed["agent"].as<std::string>();
+    opt.services = parsed["services"].as<int>();
+    opt.endpoints_per_service = parsed["endpoints-per-service"].as<int>();
   } catch (const std::exception& e) {
     std::cerr << "cni_bench: " << e.what() << "\n";
     return 2;
