@@ -678,6 +678,18 @@ bool Forwarded(int verdict) { return verdict == TC_ACT_OK || verdict == TC_ACT_R
 
 bool ValidChecksums(const std::vector<uint8_t>& f) { return Ipv4ChecksumOk(f) && L4ChecksumOk(f); }
 
+// A reply as the client must get it: forwarded, from the frontend's address and
+// `frontend_port`, to the client's `client_port`, with valid checksums.
+void ExpectFromFrontend(const Out& back, uint16_t frontend_port, uint16_t client_port) {
+  EXPECT_TRUE(Forwarded(back.verdict)) << back.verdict;
+  EXPECT_EQ(Src(back.data), kFrontend);
+  EXPECT_EQ(Sport(back.data), frontend_port);
+  EXPECT_EQ(Dst(back.data), kClient);
+  EXPECT_EQ(Dport(back.data), client_port);
+  EXPECT_TRUE(ValidChecksums(back.data));
+}
+
+
 TEST_F(LbTest, NodePortSynGoesToTheLocalBackendWithValidChecksums) {
   SetBackend(1, {kPod, kTargetPort}, kTcp);
   SetService(kNodePort, kTcp, 7, 1, {1});
@@ -694,12 +706,7 @@ TEST_F(LbTest, NodePortSynGoesToTheLocalBackendWithValidChecksums) {
 
   // The pod's answer leaves through its veth as the frontend.
   Out back = FromContainer(Tcp(kPod, kTargetPort, kClient, 40000, kSyn | kAck));
-  EXPECT_TRUE(Forwarded(back.verdict)) << back.verdict;
-  EXPECT_EQ(Src(back.data), kFrontend);
-  EXPECT_EQ(Sport(back.data), kNodePort);
-  EXPECT_EQ(Dst(back.data), kClient);
-  EXPECT_EQ(Dport(back.data), 40000);
-  EXPECT_TRUE(ValidChecksums(back.data));
+  ExpectFromFrontend(back, kNodePort, 40000);
 
   // Another pod talking to that client is none of the Service's business.
   auto other = Tcp(kPod, 9999, kClient, 40000, kAck);
@@ -736,12 +743,7 @@ TEST_F(LbTest, SnatFlowsLeaveWithTheNodeAddressAndRepliesReturnAsTheFrontend) {
 
   // The backend answers the node; the client gets it from the frontend.
   Out back = FromNetdev(Tcp(kRemoteBackend, kTargetPort, kNode, nat_port, kSyn | kAck));
-  EXPECT_TRUE(Forwarded(back.verdict)) << back.verdict;
-  EXPECT_EQ(Src(back.data), kFrontend);
-  EXPECT_EQ(Sport(back.data), kNodePort);
-  EXPECT_EQ(Dst(back.data), kClient);
-  EXPECT_EQ(Dport(back.data), 40000);
-  EXPECT_TRUE(ValidChecksums(back.data));
+  ExpectFromFrontend(back, kNodePort, 40000);
 
   // Later packets of the flow keep the NAT port.
   Out ack = FromNetdev(Tcp(kClient, 40000, kFrontend, kNodePort, kAck));
@@ -764,12 +766,7 @@ TEST_F(LbTest, SnatFlowToALocalBackendIsAnsweredThroughThePodVeth) {
   EXPECT_TRUE(ValidChecksums(o.data));
 
   Out back = FromContainer(Tcp(kPod, kTargetPort, kNode, nat_port, kSyn | kAck));
-  EXPECT_TRUE(Forwarded(back.verdict)) << back.verdict;
-  EXPECT_EQ(Src(back.data), kFrontend);
-  EXPECT_EQ(Sport(back.data), kNodePort);
-  EXPECT_EQ(Dst(back.data), kClient);
-  EXPECT_EQ(Dport(back.data), 40000);
-  EXPECT_TRUE(ValidChecksums(back.data));
+  ExpectFromFrontend(back, kNodePort, 40000);
 }
 
 TEST_F(LbTest, AFlowKeepsItsBackendWhenTheServiceChanges) {
@@ -829,12 +826,7 @@ TEST_F(LbTest, UdpIsTranslatedBothWays) {
   EXPECT_TRUE(ValidChecksums(o.data));
 
   Out back = FromNetdev(Udp(kRemoteBackend, 53, kNode, Sport(o.data)));
-  EXPECT_TRUE(Forwarded(back.verdict));
-  EXPECT_EQ(Src(back.data), kFrontend);
-  EXPECT_EQ(Sport(back.data), 30053);
-  EXPECT_EQ(Dst(back.data), kClient);
-  EXPECT_EQ(Dport(back.data), 5353);
-  EXPECT_TRUE(ValidChecksums(back.data));
+  ExpectFromFrontend(back, 30053, 5353);
 
   // Local (no SNAT) to a local pod, answered through its veth.
   SetBackend(2, {kPod, 53}, kUdp);

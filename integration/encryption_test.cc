@@ -68,9 +68,6 @@ using integration::EchoServer;
 using integration::Fd;
 using integration::TcpStream;
 using integration::ExpectHealthyReport;
-using integration::ExpectNothingLeft;
-using integration::ExpectStopped;
-using integration::Runfile;
 using integration::RunCommand;
 using integration::RunWeft;
 using integration::WaitFor;
@@ -214,60 +211,30 @@ class EncryptedLabTest : public ::testing::Test {
  protected:
   static void UpLab(const std::vector<std::string>& flags) {
     if (geteuid() != 0) return;
-    std::string tmpl = "/tmp/weft-enc-t-XXXXXX";  // short: agent socket paths live below
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    root_ = new std::string(tmpl);
-    state_dir_ = new std::string(*root_ + "/state");
-    std::vector<std::string> args = {"lab",          "up",
-                                     "--state-dir",  *state_dir_,
-                                     "--agent",      Runfile("agent/daemon/weft-agent"),
-                                     "--cni-plugin", Runfile("agent/cni/weft-cni"),
-                                     "-o",           "json"};
-    args.insert(args.end(), flags.begin(), flags.end());
-    const absl::Time start = absl::Now();
-    CommandResult up = RunWeft(args);
-    ASSERT_EQ(up.rc, 0) << up.out << up.err;
-    std::cout << "lab up " << absl::StrJoin(flags, " ") << ": " << (absl::Now() - start) << "\n";
-    auto state = lab::ReadState(*state_dir_);
-    ASSERT_TRUE(state.ok()) << state.status();
-    state_ = new lab::LabState(*state);
-    up_report_ = new json(up.json);
-    for (const auto& a : state_->agents) agents_[a.node] = a.process;
+    lab_ = integration::UpSuiteLab("enc", flags).release();
+    if (!lab_->state) return;
+    state_ = &*lab_->state;
+    up_report_ = &lab_->up_report;
   }
 
   static void DownLab() {
-    if (root_ == nullptr) return;
-    for (const auto& p : restarted_) {
-      (void)netns::Stop(p.pid, netns::ExactCmdline(p.cmdline), absl::Seconds(5));
-    }
-    // Whatever of the lab came up, even when UpLab failed half way.
-    auto state = lab::ReadState(*state_dir_);
+    if (lab_ == nullptr) return;
+    // The lab's prefix, also when `up` failed half way (its state file is there).
+    auto state = lab::ReadState(lab_->state_dir);
     const bool had_uapi_dir = std::filesystem::exists(kUapiSocketDir);
-    CommandResult down = RunWeft({"lab", "down", "--state-dir", *state_dir_});
-    EXPECT_EQ(down.rc, 0) << down.out << down.err;
+    // No UAPI socket ("<prefix>-wgN.sock") of the lab may be left either.
+    integration::DownSuiteLab(std::unique_ptr<integration::SuiteLab>(lab_),
+                              had_uapi_dir ? std::vector<std::string>{kUapiSocketDir}
+                                           : std::vector<std::string>{});
     if (state.ok()) {
       const std::string& prefix = state->plan.prefix;
-      // No namespace, pin or UAPI socket ("<prefix>-wgN.sock") of the lab.
-      ExpectNothingLeft(prefix, had_uapi_dir ? std::vector<std::string>{kUapiSocketDir}
-                                             : std::vector<std::string>{});
-      ExpectStopped(state->controller);
-      for (const auto& a : state->agents) ExpectStopped(a.process);
       EXPECT_TRUE(WaitFor([&] { return WireGuardGoOf(prefix).empty(); }, absl::Seconds(5)))
           << "wireguard-go of lab " << prefix << " still runs: "
           << absl::StrJoin(WireGuardGoOf(prefix), "; ");
     }
-    std::error_code ec;
-    std::filesystem::remove_all(*root_, ec);
-    delete up_report_;
-    delete state_;
-    delete state_dir_;
-    delete root_;
-    up_report_ = nullptr;
+    lab_ = nullptr;
     state_ = nullptr;
-    state_dir_ = nullptr;
-    root_ = nullptr;
-    restarted_.clear();
-    agents_.clear();
+    up_report_ = nullptr;
   }
 
   void SetUp() override {
@@ -276,7 +243,7 @@ class EncryptedLabTest : public ::testing::Test {
     // Every test starts with every agent running (an earlier one may have
     // failed while one was stopped).
     for (int i = 0; i < static_cast<int>(state_->plan.nodes.size()); ++i) {
-      if (!netns::IsRunning(agents_[Node(i).name].pid)) RestartAgent(i);
+      if (!netns::IsRunning(lab_->agents[Node(i).name].pid)) RestartAgent(i);
     }
   }
 
@@ -363,16 +330,14 @@ class EncryptedLabTest : public ::testing::Test {
 
   // SIGKILL of node i's agent, checked to be the lab's (or our restarted one) by
   // its command line.
-  void KillAgent(int i) { integration::KillAgent(agents_[Node(i).name]); }
+  void KillAgent(int i) { integration::KillAgent(lab_->agents[Node(i).name]); }
 
   // Starts node i's agent again as the lab started it, in its node namespace.
   void RestartAgent(int i) {
-    lab::ProcessRecord& a = agents_[Node(i).name];
-    auto pid = integration::RestartAgent(Node(i), a.cmdline);
-    ASSERT_TRUE(pid.ok()) << pid.status();
-    a.pid = *pid;
-    restarted_.push_back(a);
+    absl::Status s = integration::RestartSuiteAgent(lab_, Node(i));
+    ASSERT_TRUE(s.ok()) << s;
   }
+
 
   // Node j's agent stopped and its key annotation replaced by `value`, which
   // nobody repairs until RestartAgent(j).
@@ -381,20 +346,14 @@ class EncryptedLabTest : public ::testing::Test {
     ASSERT_TRUE(Admin()->AnnotateNode(Node(j).name, kKeyAnnotation, value).ok());
   }
 
-  static std::string* root_;
-  static std::string* state_dir_;
-  static lab::LabState* state_;
-  static json* up_report_;  // `weft lab up -o json`
-  static std::map<std::string, lab::ProcessRecord> agents_;  // node -> its agent now
-  static std::vector<lab::ProcessRecord> restarted_;         // by this test, to stop
+  static integration::SuiteLab* lab_;
+  static lab::LabState* state_;  // &lab_->state once it came up
+  static json* up_report_;       // `weft lab up -o json`
 };
 
-std::string* EncryptedLabTest::root_ = nullptr;
-std::string* EncryptedLabTest::state_dir_ = nullptr;
+integration::SuiteLab* EncryptedLabTest::lab_ = nullptr;
 lab::LabState* EncryptedLabTest::state_ = nullptr;
 json* EncryptedLabTest::up_report_ = nullptr;
-std::map<std::string, lab::ProcessRecord> EncryptedLabTest::agents_;
-std::vector<lab::ProcessRecord> EncryptedLabTest::restarted_;
 
 // ---------------------------------------------------------------------------
 // WireGuard, not strict: two nodes.
@@ -495,7 +454,7 @@ TEST_F(WireGuardLabTest, EachNodePeersWithTheOtherUnderItsPublishedKey) {
     texts[Node(i).name + " encrypt status"] = text_status.out + text_status.err;
     EXPECT_THAT(text_status.out, HasSubstr(Node(1 - i).name));  // the output is there to check
   }
-  CommandResult lab_status = RunWeft({"lab", "status", "--state-dir", *state_dir_, "-o", "json"});
+  CommandResult lab_status = RunWeft({"lab", "status", "--state-dir", lab_->state_dir, "-o", "json"});
   texts["lab status"] = lab_status.out + lab_status.err;
   ASSERT_THAT(texts[Node(0).name + " agent log"], HasSubstr("WireGuard key pair"));
   for (const auto& [what, text] : texts) {
@@ -516,10 +475,10 @@ TEST_F(WireGuardLabTest, UnderlayCarriesPodTrafficOnlyAsWireGuard) {
   auto node_echo = EchoServer::Start(Node(1).name, n2, 9501);
   ASSERT_TRUE(node_echo.ok()) << node_echo.status();
 
-  auto wire = Capture::Start(state_->plan.lab_netns, state_->plan.bridge, *root_);
+  auto wire = Capture::Start(state_->plan.lab_netns, state_->plan.bridge, lab_->root);
   ASSERT_TRUE(wire.ok()) << wire.status();
   // Where the pod's plaintext surely passes: the backend pod's own interface.
-  auto in_pod = Capture::Start(Pod("backend").netns, "eth0", *root_);
+  auto in_pod = Capture::Start(Pod("backend").netns, "eth0", lab_->root);
   ASSERT_TRUE(in_pod.ok()) << in_pod.status();
 
   const std::string pod_marker = Marker("pod");
@@ -710,7 +669,7 @@ TEST_F(WireGuardLabTest, AgentRestartKeepsKeyAndTunnel) {
 TEST_F(WireGuardLabTest, InvalidKeyAnnotationIsSkippedReportedAndRepaired) {
   const std::string node2_key = OwnKey(1);
   ASSERT_FALSE(node2_key.empty());
-  const int node1_pid = agents_[Node(0).name].pid;
+  const int node1_pid = lab_->agents[Node(0).name].pid;
   ASSERT_NO_FATAL_FAILURE(BreakKeyOf(1, "not-a-wireguard-key"));
 
   CommandResult r;
@@ -759,7 +718,7 @@ TEST_F(WireGuardLabTest, InvalidKeyAnnotationIsSkippedReportedAndRepaired) {
   {
     auto echo = EchoServer::Start(Pod("backend").netns, PodIp("backend"), 9502);
     ASSERT_TRUE(echo.ok()) << echo.status();
-    auto wire = Capture::Start(state_->plan.lab_netns, state_->plan.bridge, *root_);
+    auto wire = Capture::Start(state_->plan.lab_netns, state_->plan.bridge, lab_->root);
     ASSERT_TRUE(wire.ok()) << wire.status();
     // Pod to pod: node 2 (its agent stopped) still answers through its
     // tunnel, which node 1 no longer accepts. Observed, not required.
@@ -842,7 +801,7 @@ TEST_F(StrictWireGuardLabTest, PeerWithInvalidKeyGetsNothingInPlainText) {
   ASSERT_TRUE(node_echo.ok()) << node_echo.status();
   const std::string node_ip2 = Node(1).internal_ip.ToString();
   {
-    auto wire = Capture::Start(state_->plan.lab_netns, state_->plan.bridge, *root_);
+    auto wire = Capture::Start(state_->plan.lab_netns, state_->plan.bridge, lab_->root);
     ASSERT_TRUE(wire.ok()) << wire.status();
     const std::string pod_marker = Marker("strict-pod");
     const std::string node_marker = Marker("strict-node");
@@ -867,7 +826,7 @@ TEST_F(StrictWireGuardLabTest, PeerWithInvalidKeyGetsNothingInPlainText) {
   {
     // The node's own traffic to a remote pod fails closed too: dropped at
     // the native device (bpf/lib/encrypt.h), never on the wire.
-    auto wire = Capture::Start(state_->plan.lab_netns, state_->plan.bridge, *root_);
+    auto wire = Capture::Start(state_->plan.lab_netns, state_->plan.bridge, lab_->root);
     ASSERT_TRUE(wire.ok()) << wire.status();
     const std::string host_marker = Marker("host");
     absl::Status host = Echo(Node(0).name, PodIp("backend"), 9503, Payload(host_marker),

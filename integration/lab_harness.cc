@@ -7,11 +7,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <system_error>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "agent/lab/plan.h"
 #include "common/netns/cgroup.h"
@@ -150,6 +154,63 @@ absl::StatusOr<pid_t> RestartAgent(const lab::NodePlan& node, const std::vector<
   auto pid = netns::Spawn(options);
   if (log >= 0) close(log);
   return pid;
+}
+
+
+std::unique_ptr<SuiteLab> UpSuiteLab(const std::string& tag, const std::vector<std::string>& flags) {
+  auto lab = std::make_unique<SuiteLab>();
+  std::string tmpl = absl::StrCat("/tmp/weft-", tag, "-t-XXXXXX");
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    ADD_FAILURE() << "mkdtemp " << tmpl << ": " << strerror(errno);
+    return lab;
+  }
+  lab->root = tmpl;
+  lab->state_dir = lab->root + "/state";
+  std::vector<std::string> args = {"lab",          "up",
+                                   "--state-dir",  lab->state_dir,
+                                   "--agent",      Runfile("agent/daemon/weft-agent"),
+                                   "--cni-plugin", Runfile("agent/cni/weft-cni"),
+                                   "-o",           "json"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  const absl::Time start = absl::Now();
+  CommandResult up = RunWeft(args);
+  EXPECT_EQ(up.rc, 0) << up.out << up.err;
+  std::cout << "lab up " << absl::StrJoin(flags, " ") << ": " << (absl::Now() - start) << "\n";
+  if (up.rc != 0) return lab;
+  auto state = lab::ReadState(lab->state_dir);
+  EXPECT_TRUE(state.ok()) << state.status();
+  if (!state.ok()) return lab;
+  lab->state = *std::move(state);
+  lab->up_report = up.json;
+  for (const auto& a : lab->state->agents) lab->agents[a.node] = a.process;
+  return lab;
+}
+
+void DownSuiteLab(std::unique_ptr<SuiteLab> lab, const std::vector<std::string>& extra_dirs) {
+  if (lab == nullptr || lab->root.empty()) return;
+  for (const auto& p : lab->restarted) {
+    (void)netns::Stop(p.pid, netns::ExactCmdline(p.cmdline), absl::Seconds(5));
+  }
+  // Whatever of the lab came up, even when `up` failed half way.
+  auto state = lab::ReadState(lab->state_dir);
+  CommandResult down = RunWeft({"lab", "down", "--state-dir", lab->state_dir});
+  EXPECT_EQ(down.rc, 0) << down.out << down.err;
+  if (state.ok()) {
+    ExpectNothingLeft(state->plan.prefix, extra_dirs);
+    ExpectStopped(state->controller);
+    for (const auto& a : state->agents) ExpectStopped(a.process);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(lab->root, ec);
+}
+
+absl::Status RestartSuiteAgent(SuiteLab* lab, const lab::NodePlan& node) {
+  lab::ProcessRecord& a = lab->agents[node.name];
+  auto pid = RestartAgent(node, a.cmdline);
+  if (!pid.ok()) return pid.status();
+  a.pid = *pid;
+  lab->restarted.push_back(a);
+  return absl::OkStatus();
 }
 
 }  // namespace weft::integration

@@ -8,6 +8,8 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +62,28 @@ void KillAgent(const lab::ProcessRecord& agent);
 // node's namespace, output appended to the node's agent log, terminated when
 // the test's thread exits (a crashed test leaves no agent behind).
 absl::StatusOr<pid_t> RestartAgent(const lab::NodePlan& node, const std::vector<std::string>& cmdline);
+
+// A lab for one test suite: `weft lab up` in a fresh folder under /tmp (short:
+// agent socket paths live below), with the real weft-agent and weft-cni of
+// the runfiles.
+struct SuiteLab {
+  std::string root;       // the folder; removed by DownSuiteLab
+  std::string state_dir;  // root + "/state"
+  std::optional<lab::LabState> state;  // unset when `lab up` failed
+  nlohmann::json up_report;            // `weft lab up -o json`
+  std::map<std::string, lab::ProcessRecord> agents;  // node -> its agent now
+  std::vector<lab::ProcessRecord> restarted;          // by the tests, stopped at the end
+};
+// Brings the lab up with `flags` (a failure is a test failure: `state` stays
+// unset). `tag` names the folder: /tmp/weft-<tag>-t-XXXXXX.
+std::unique_ptr<SuiteLab> UpSuiteLab(const std::string& tag, const std::vector<std::string>& flags);
+// Stops the agents the tests restarted, runs `weft lab down` (also after a
+// failed up), expects nothing of the lab left (nor in `extra_dirs`) and its
+// processes stopped, and removes the folder.
+void DownSuiteLab(std::unique_ptr<SuiteLab> lab, const std::vector<std::string>& extra_dirs = {});
+// Starts node's agent again as the lab started it (RestartAgent), recorded in
+// `lab` as the node's agent and as one to stop at the end.
+absl::Status RestartSuiteAgent(SuiteLab* lab, const lab::NodePlan& node);
 
 // The JSON report (`weft lab up|status -o json`) of a healthy lab of `nodes`
 // nodes and the three sample pods: ok and ready, every node's agent running and

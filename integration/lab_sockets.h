@@ -14,27 +14,13 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "common/testing/fd.h"
 #include "absl/time/time.h"
 
 namespace weft::integration {
 
 // An owned descriptor.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = weft::testing::ScopedFd;
 
 sockaddr_in Addr(const std::string& ip, int port);
 

@@ -26,8 +26,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <iostream>
 #include <map>
 #include <set>
 #include <string>
@@ -55,11 +53,8 @@ namespace {
 using integration::AdminClient;
 using integration::Addr;
 using integration::CommandResult;
-using integration::ExpectNothingLeft;
-using integration::ExpectStopped;
 using integration::Fd;
 using integration::ReadToEnd;
-using integration::Runfile;
 using integration::RunWeft;
 using integration::SetTimeouts;
 using integration::WaitFor;
@@ -71,54 +66,21 @@ class ServicesLabTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (geteuid() != 0) return;
-    std::string tmpl = "/tmp/weft-svc-t-XXXXXX";  // short: agent socket paths live below
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    root_ = new std::string(tmpl);
-    state_dir_ = new std::string(*root_ + "/state");
-    const absl::Time start = absl::Now();
-    CommandResult up = RunWeft({"lab", "up", "--state-dir", *state_dir_, "--agent",
-                                Runfile("agent/daemon/weft-agent"), "--cni-plugin",
-                                Runfile("agent/cni/weft-cni"), "-o", "json"});
-    ASSERT_EQ(up.rc, 0) << up.out << up.err;
-    std::cout << "lab up: " << (absl::Now() - start) << "\n";
-    auto state = lab::ReadState(*state_dir_);
-    ASSERT_TRUE(state.ok()) << state.status();
-    state_ = new lab::LabState(*state);
-    for (const auto& a : state_->agents) agents_[a.node] = a.process;
+    lab_ = integration::UpSuiteLab("svc", {}).release();
+    if (lab_->state) state_ = &*lab_->state;
   }
 
   static void TearDownTestSuite() {
-    if (root_ == nullptr) return;
-    for (const auto& p : restarted_) {
-      (void)netns::Stop(p.pid, netns::ExactCmdline(p.cmdline), absl::Seconds(5));
-    }
-    auto state = lab::ReadState(*state_dir_);
-    CommandResult down = RunWeft({"lab", "down", "--state-dir", *state_dir_});
-    EXPECT_EQ(down.rc, 0) << down.out << down.err;
-    if (state.ok()) {
-      std::vector<std::string> dirs;
-      if (auto cg = cgroup::V2Root(); cg.ok()) dirs.push_back(*cg);
-      ExpectNothingLeft(state->plan.prefix, dirs);
-      ExpectStopped(state->controller);
-      for (const auto& a : state->agents) ExpectStopped(a.process);
-    }
-    std::error_code ec;
-    std::filesystem::remove_all(*root_, ec);
-    delete state_;
-    delete state_dir_;
-    delete root_;
+    integration::DownSuiteLab(std::unique_ptr<integration::SuiteLab>(lab_));
+    lab_ = nullptr;
     state_ = nullptr;
-    state_dir_ = nullptr;
-    root_ = nullptr;
-    restarted_.clear();
-    agents_.clear();
   }
 
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root for namespaces, cgroups and BPF";
     ASSERT_NE(state_, nullptr) << "the lab did not come up";
     for (int i = 0; i < 2; ++i) {
-      if (!netns::IsRunning(agents_[Node(i).name].pid)) RestartAgent(i);
+      if (!netns::IsRunning(lab_->agents[Node(i).name].pid)) RestartAgent(i);
     }
   }
 
@@ -265,28 +227,19 @@ class ServicesLabTest : public ::testing::Test {
     }
   }
 
-  void KillAgent(int i) { integration::KillAgent(agents_[Node(i).name]); }
+  void KillAgent(int i) { integration::KillAgent(lab_->agents[Node(i).name]); }
   void RestartAgent(int i) {
-    lab::ProcessRecord& a = agents_[Node(i).name];
-    auto pid = integration::RestartAgent(Node(i), a.cmdline);
-    ASSERT_TRUE(pid.ok()) << pid.status();
-    a.pid = *pid;
-    restarted_.push_back(a);
+    absl::Status s = integration::RestartSuiteAgent(lab_, Node(i));
+    ASSERT_TRUE(s.ok()) << s;
   }
 
   std::set<std::string> services_, slices_;  // made by this test, deleted after it
-  static std::string* root_;
-  static std::string* state_dir_;
-  static lab::LabState* state_;
-  static std::map<std::string, lab::ProcessRecord> agents_;
-  static std::vector<lab::ProcessRecord> restarted_;
+  static integration::SuiteLab* lab_;
+  static lab::LabState* state_;  // &lab_->state once it came up
 };
 
-std::string* ServicesLabTest::root_ = nullptr;
-std::string* ServicesLabTest::state_dir_ = nullptr;
+integration::SuiteLab* ServicesLabTest::lab_ = nullptr;
 lab::LabState* ServicesLabTest::state_ = nullptr;
-std::map<std::string, lab::ProcessRecord> ServicesLabTest::agents_;
-std::vector<lab::ProcessRecord> ServicesLabTest::restarted_;
 
 // The greeting of each sample pod ("backend\n").
 std::string Hello(const std::string& pod) { return pod + "\n"; }
@@ -299,7 +252,7 @@ TEST_F(ServicesLabTest, KubeProxyReplacementIsOnAndTheLabServicesAnswer) {
     EXPECT_FALSE(st.json.value("kubeProxyReplacementFeatures", json::array()).empty());
   }
   // The lab's report covers its own Services (ClusterIP backend, NodePort frontend).
-  CommandResult report = RunWeft({"lab", "status", "--state-dir", *state_dir_, "-o", "json"});
+  CommandResult report = RunWeft({"lab", "status", "--state-dir", lab_->state_dir, "-o", "json"});
   EXPECT_EQ(report.rc, 0) << report.out << report.err;
 }
 
@@ -618,7 +571,7 @@ TEST_F(ServicesLabTest, BadPortIsSkippedAndReportedTheRestKept) {
   EXPECT_TRUE(HasFrontend(0, Node(0).internal_ip.ToString(), 81) ||
               HasFrontend(0, ip, 81)) << list.out;
   // The other Services are untouched, and the agent stays up.
-  EXPECT_TRUE(netns::IsRunning(agents_[Node(0).name].pid));
+  EXPECT_TRUE(netns::IsRunning(lab_->agents[Node(0).name].pid));
 }
 
 }  // namespace

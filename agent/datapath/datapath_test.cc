@@ -34,6 +34,7 @@
 #include "bpf/maps/netdev.h"
 #include "bpf/maps/nonmasq.h"
 #include "common/net/mac.h"
+#include "common/testing/fd.h"
 #include "common/testing/netns.h"
 #include "gtest/gtest.h"
 
@@ -41,6 +42,7 @@ namespace weft::datapath {
 namespace {
 
 using weft::testing::NetnsGuard;
+using weft::testing::ScopedFd;
 using weft::testing::ScopedNetns;
 
 struct Pod {
@@ -242,25 +244,6 @@ constexpr char kOutsideNet[] = "198.51.100";  // node1 .1 (device "wan"), outsid
 constexpr int kWait = 5000;                   // ms for what must succeed
 constexpr int kFail = 1500;                   // ms for what must not
 
-// A file descriptor closed on every exit path.
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd = -1) : fd_(fd) {}
-  ScopedFd(ScopedFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  ScopedFd& operator=(ScopedFd&& o) noexcept {
-    if (fd_ >= 0) close(fd_);
-    fd_ = std::exchange(o.fd_, -1);
-    return *this;
-  }
-  ~ScopedFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 struct Peer {
   std::string ip;
@@ -351,9 +334,9 @@ bool Carries(const ScopedFd& from, const ScopedFd& to, const std::string& msg) {
 // address the datagram came from, and the answer must come back from the
 // address the client sent to (a reply whose source was translated does not
 // count). Returns the address the server saw (empty ip: no exchange).
-Peer UdpExchange(const ScopedFd& client, const ScopedFd& server, const std::string& server_ip,
-                 int timeout_ms) {
-  sockaddr_in to = SockAddr(server_ip, LocalPort(server));
+Peer UdpExchange(const ScopedFd& client, const ScopedFd& server, const std::string& to_ip,
+                 uint16_t to_port, int timeout_ms) {
+  sockaddr_in to = SockAddr(to_ip, to_port);
   if (sendto(client.get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 4 ||
       !Readable(server, timeout_ms)) {
     return {};
@@ -376,7 +359,14 @@ Peer UdpExchange(const ScopedFd& client, const ScopedFd& server, const std::stri
   return PeerOf(from);
 }
 
-bool InNatRange(uint16_t port) { return port >= WEFT_NAT_PORT_MIN && port <= WEFT_NAT_PORT_MAX; }
+// The same, sent straight to the server's own port.
+Peer UdpExchange(const ScopedFd& client, const ScopedFd& server, const std::string& server_ip,
+                 int timeout_ms) {
+  return UdpExchange(client, server, server_ip, LocalPort(server), timeout_ms);
+}
+
+// WEFT_NAT_PORT_MAX is the largest port there is.
+bool InNatRange(uint16_t port) { return port >= WEFT_NAT_PORT_MIN; }
 
 // Turns TX checksum offload off on `dev` of `ns`. Veth receivers trust a
 // packet whose checksum is still to be completed (CHECKSUM_PARTIAL), so a
@@ -679,27 +669,7 @@ class NodePortTrafficTest : public MasqueradeTrafficTest {
   // come from the NodePort).
   Peer UdpToNodePort(const ScopedFd& server) {
     ScopedFd client = SocketIn(*outside_, SOCK_DGRAM);
-    sockaddr_in to = SockAddr(NodeIp(), kNodePort);
-    if (sendto(client.get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 4 ||
-        !Readable(server, kWait)) {
-      return {};
-    }
-    char buf[16];
-    sockaddr_in from{};
-    socklen_t len = sizeof(from);
-    if (recvfrom(server.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len) != 4 ||
-        sendto(server.get(), "pong", 4, 0, reinterpret_cast<sockaddr*>(&from), len) != 4 ||
-        !Readable(client, kWait)) {
-      return {};
-    }
-    sockaddr_in answered{};
-    socklen_t answered_len = sizeof(answered);
-    if (recvfrom(client.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&answered),
-                 &answered_len) != 4 ||
-        answered.sin_addr.s_addr != to.sin_addr.s_addr || answered.sin_port != to.sin_port) {
-      return {};
-    }
-    return PeerOf(from);
+    return UdpExchange(client, server, NodeIp(), kNodePort, kWait);
   }
 };
 

@@ -33,6 +33,7 @@
 #include "agent/datapath/datapath.h"
 #include "agent/datapath/lb_types.h"
 #include "common/netns/cgroup.h"
+#include "common/testing/fd.h"
 #include "common/testing/netns.h"
 #include "gtest/gtest.h"
 
@@ -49,6 +50,7 @@ void PrintTo(const LbService& s, std::ostream* os) {
 namespace {
 
 using weft::testing::NetnsGuard;
+using weft::testing::ScopedFd;
 using weft::testing::ScopedNetns;
 
 constexpr char kSvcIp[] = "10.96.0.10";
@@ -58,24 +60,6 @@ constexpr uint16_t kBackendPort = 8080;
 constexpr int kWait = 5000;  // ms for what must succeed
 constexpr int kFail = 1000;  // ms for what must not
 
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd = -1) : fd_(fd) {}
-  ScopedFd(ScopedFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  ScopedFd& operator=(ScopedFd&& o) noexcept {
-    if (fd_ >= 0) close(fd_);
-    fd_ = std::exchange(o.fd_, -1);
-    return *this;
-  }
-  ~ScopedFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 sockaddr_in SockAddr(const std::string& ip, uint16_t port) {
   sockaddr_in a{};
@@ -541,6 +525,24 @@ TEST_F(ServicesTest, MaglevServiceConnectsAndIsListedAsMaglev) {
   Upsert(svc);
   names = ConnectMany(30);
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()), Names({5, 6}));
+
+  // Too many backends for the table to spread evenly: picked at random.
+  LbService large = svc;
+  large.key.port = kSvcPort + 1;
+  large.backends.clear();
+  for (int i = 0; i < 103; ++i) {
+    LbBackend b = Backend(2);
+    b.ip = net::IpAddress::V4(b.ip.v4() + 0x100 * static_cast<uint32_t>(i + 1));
+    large.backends.push_back(b);
+  }
+  std::sort(large.backends.begin(), large.backends.end());
+  Upsert(large);
+  listed = services().List();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[1].key, large.key);
+  EXPECT_EQ((*listed)[1].backends.size(), 103u);
+  EXPECT_EQ((*listed)[1].algorithm, LbAlgorithm::kRandom);
 }
 
 TEST_F(ServicesTest, UpsertMovesNewConnectionsAndKeepsEstablishedOnes) {

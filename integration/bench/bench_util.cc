@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -161,6 +162,12 @@ bool Stopping() { return g_stopping.load(); }
 absl::Status CheckNotStopping() {
   if (!Stopping()) return absl::OkStatus();
   return absl::CancelledError(absl::StrCat("stopped by ", strsignal(g_signal.load())));
+}
+
+int ExitCode(const char* bench, const absl::Status& result) {
+  if (result.ok()) return 0;
+  std::cerr << bench << ": " << result << "\n";
+  return absl::IsCancelled(result) ? 130 : 1;
 }
 
 Child& Child::operator=(Child&& o) noexcept {

@@ -24,6 +24,9 @@ void InstallStopHandler();
 bool Stopping();
 // Cancelled (naming the signal) once a stop signal arrived.
 absl::Status CheckNotStopping();
+// main()'s exit code for a bench's result: 0; 130 when stopped by a signal;
+// else 1. An error is printed to stderr after "<bench>: ".
+int ExitCode(const char* bench, const absl::Status& result);
 
 struct SpawnOptions {
   // Network namespace the child joins before exec ("" = ours).

@@ -540,9 +540,5 @@ int main(int argc, char** argv) {
     weft::bench::CniBench bench(opt);
     s = bench.Run();
   }
-  if (!s.ok()) {
-    std::cerr << "cni_bench: " << s << "\n";
-    return absl::IsCancelled(s) ? 130 : 1;
-  }
-  return 0;
+  return weft::bench::ExitCode("cni_bench", s);
 }

@@ -1277,10 +1277,5 @@ int main(int argc, char** argv) {
     std::cerr << "datapath_bench: needs root (namespaces, BPF)\n";
     return 2;
   }
-  absl::Status s = weft::bench::Run(opt);
-  if (!s.ok()) {
-    std::cerr << "datapath_bench: " << s << "\n";
-    return absl::IsCancelled(s) ? 130 : 1;
-  }
-  return 0;
+  return weft::bench::ExitCode("datapath_bench", weft::bench::Run(opt));
 }

@@ -1072,9 +1072,5 @@ int main(int argc, char** argv) {
     weft::bench::Lab lab(opt);
     s = lab.Run();
   }
-  if (!s.ok()) {
-    std::cerr << "services_bench: " << s << "\n";
-    return absl::IsCancelled(s) ? 130 : 1;
-  }
-  return 0;
+  return weft::bench::ExitCode("services_bench", s);
 }
