@@ -131,6 +131,7 @@ SEC("tc")
 int weft_from_l3dev(struct __sk_buff *skb)
 {
 	struct nat4_tuple tuple = {};
+	int ret;
 	struct ethhdr eth = {};
 	struct iphdr hdr;
 	struct iphdr *ip;
@@ -159,7 +160,10 @@ int weft_from_l3dev(struct __sk_buff *skb)
 	ip = ipv4_hdr(skb);
 	if (!ip)
 		return TC_ACT_SHOT;
-	return netdev_reply(skb, ip);
+	ret = netdev_reply(skb, ip);
+	/* Not fully translated back (its Service entry was evicted): the stack
+	 * of an L3 device cannot take it with the Ethernet header we pushed. */
+	return ret == TC_ACT_OK ? TC_ACT_SHOT : ret;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

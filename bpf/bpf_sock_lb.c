@@ -43,7 +43,8 @@ static __always_inline int sock_lb_forward(struct bpf_sock_addr *ctx, __be32 *ad
 	struct lb4_sock_rev_key rkey = {};
 	struct lb4_sock_rev rev = {};
 	const struct lb4_backend *be;
-	struct lb4_service *svc;
+	struct lb4_service *entry;
+	struct lb4_service svc;
 	struct lb4_key key = {};
 	__u32 backend_id = 0;
 	__u8 proto;
@@ -55,10 +56,11 @@ static __always_inline int sock_lb_forward(struct bpf_sock_addr *ctx, __be32 *ad
 	key.port = *port;
 	key.proto = proto;
 	key.scope = LB4_SCOPE_SOCKET;
-	svc = bpf_map_lookup_elem(&WEFT_LB4_SVC_MAP, &key);
-	if (!svc)
+	entry = bpf_map_lookup_elem(&WEFT_LB4_SVC_MAP, &key);
+	if (!entry)
 		return 0;
-	be = lb4_pick(&key, svc, bpf_get_netns_cookie(ctx), bpf_get_prandom_u32(), &backend_id);
+	svc = *entry;
+	be = lb4_pick(&key, &svc, bpf_get_netns_cookie(ctx), bpf_get_prandom_u32(), &backend_id);
 	if (!be)
 		return -1;
 	rkey.cookie = bpf_get_socket_cookie(ctx);
@@ -66,7 +68,7 @@ static __always_inline int sock_lb_forward(struct bpf_sock_addr *ctx, __be32 *ad
 	rkey.port = be->port;
 	rev.addr = key.addr;
 	rev.port = key.port;
-	rev.id = svc->id;
+	rev.id = svc.id;
 	bpf_map_update_elem(&WEFT_LB4_SOCK_REV_MAP, &rkey, &rev, BPF_ANY);
 	*addr = be->addr;
 	*port = be->port;

@@ -76,6 +76,8 @@ struct LbService {
   // External scope only: rewrite the client's source to this node's address
   // (externalTrafficPolicy: Cluster).
   bool snat = false;
+  // Maglev applies to frontends of up to 102 backends (ten table entries
+  // each); larger ones are picked from at random (List says so).
   LbAlgorithm algorithm = LbAlgorithm::kRandom;
   uint32_t id = 0;  // set by the datapath (List); ignored on writes
 

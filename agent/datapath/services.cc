@@ -21,6 +21,10 @@
 namespace weft::datapath {
 namespace {
 
+// At least ten table entries per backend (each owns 1/N of the table, within
+// one entry).
+constexpr size_t kMaglevMaxBackends = WEFT_LB4_MAGLEV_SIZE / 10;
+
 absl::Status Errno(const std::string& what, int err) {
   return absl::InternalError(absl::StrCat(what, ": ", strerror(err)));
 }
@@ -343,7 +347,11 @@ class BpfServiceMap : public ServiceMap {
         return Errno(absl::StrCat(svc.key.ToString(), ": write backend slot"), err);
       }
     }
-    if (svc.algorithm == LbAlgorithm::kMaglev && !ids.empty()) {
+    // Maglev spreads flows evenly only while every backend owns many entries
+    // of the table; a larger frontend is picked from at random instead.
+    const bool maglev = svc.algorithm == LbAlgorithm::kMaglev && !ids.empty() &&
+                        ids.size() <= kMaglevMaxBackends;
+    if (maglev) {
       std::vector<std::string> names;
       names.reserve(svc.backends.size());
       for (const LbBackend& b : svc.backends) names.push_back(b.ToString());
@@ -373,7 +381,7 @@ class BpfServiceMap : public ServiceMap {
       v.flags |= LB4_F_AFFINITY;
       v.affinity_timeout_s = svc.affinity_timeout_s;
     }
-    if (svc.algorithm == LbAlgorithm::kMaglev) v.flags |= LB4_F_MAGLEV;
+    if (maglev) v.flags |= LB4_F_MAGLEV;
     if (svc.snat) v.flags |= LB4_F_SNAT;
     if (bpf_map_update_elem(fds_.svc, &key, &v, BPF_ANY) != 0) {
       int err = errno;

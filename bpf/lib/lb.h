@@ -120,14 +120,19 @@ static __always_inline __u32 lb4_pick_once(const struct lb4_service *svc, __u32 
 /* Picks the backend for a new connection to `key`'s frontend from `client`
  * (see the file comment; `hash` is the flow's, for Maglev). Returns the
  * backend and its id, or NULL when the frontend has none (refuse).
+ * `svc` is the caller's copy of the frontend's entry (never the map's value:
+ * an element of a hash map without preallocation can be reused by another
+ * update while it is being read); when the entry is read again it is
+ * refreshed, so the caller's id and flags match the pick.
  */
 static __always_inline const struct lb4_backend *lb4_pick(const struct lb4_key *key,
-							   const struct lb4_service *svc,
+							   struct lb4_service *svc,
 							   __u64 client, __u32 hash,
 							   __u32 *backend_id)
 {
 	struct lb4_affinity_key akey = {};
 	const struct lb4_backend *be;
+	struct lb4_service *again;
 	struct lb4_affinity *aff;
 	struct lb4_affinity fresh = {};
 	__u64 now = 0;
@@ -154,9 +159,10 @@ static __always_inline const struct lb4_backend *lb4_pick(const struct lb4_key *
 		/* The service changed under us: its old slot (or table), or the
 		 * backend an old slot named, is already gone. Read its entry
 		 * again. */
-		svc = bpf_map_lookup_elem(&WEFT_LB4_SVC_MAP, key);
-		if (!svc)
+		again = bpf_map_lookup_elem(&WEFT_LB4_SVC_MAP, key);
+		if (!again)
 			return NULL;
+		*svc = *again;
 		id = lb4_pick_once(svc, hash);
 		if (id == 0)
 			return NULL;

@@ -75,7 +75,7 @@ static __always_inline __u32 lb4_flow_hash(const struct nat4_tuple *t)
 /* The new flow `t` to frontend `svc`: picks its backend and records both
  * directions. Returns 0 with *ct filled, NAT_PUNT when there is no backend. */
 static __always_inline int lb4_ct_create(const struct nat4_tuple *t, const struct lb4_key *key,
-					 const struct lb4_service *svc, struct lb4_ct *ct)
+					 struct lb4_service *svc, struct lb4_ct *ct)
 {
 	struct nat4_tuple reply = {};
 	struct lb4_ct_rev rev = {};
@@ -116,7 +116,8 @@ static __always_inline int lb4_external(struct __sk_buff *skb, const struct iphd
 {
 	struct nat4_tuple tuple = {};
 	struct nat4_l4 l4 = {};
-	struct lb4_service *svc;
+	struct lb4_service *entry;
+	struct lb4_service svc;
 	struct lb4_key key = {};
 	struct lb4_config *cfg;
 	struct lb4_ct *found;
@@ -137,10 +138,11 @@ static __always_inline int lb4_external(struct __sk_buff *skb, const struct iphd
 		key.port = tuple.dport;
 		key.proto = tuple.proto;
 		key.scope = LB4_SCOPE_EXTERNAL;
-		svc = bpf_map_lookup_elem(&WEFT_LB4_SVC_MAP, &key);
-		if (!svc)
+		entry = bpf_map_lookup_elem(&WEFT_LB4_SVC_MAP, &key);
+		if (!entry)
 			return NAT_PUNT;
-		ret = lb4_ct_create(&tuple, &key, svc, &ct);
+		svc = *entry;
+		ret = lb4_ct_create(&tuple, &key, &svc, &ct);
 		if (ret)
 			return ret;
 	}

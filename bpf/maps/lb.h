@@ -16,11 +16,12 @@
  *
  * Atomic updates: a changed service gets its new slots (and table) under the
  * next generation first, then its weft_lb4_svc entry is replaced in one
- * update (hash map updates swap the whole element: a reader sees the old or
- * the new value, never a mix), then the old generation is deleted. A reader
- * that read the old entry just before the swap may miss an old slot, or the
- * backend an old slot named, once; it reads the entry again (lb4_pick in
- * bpf/lib/lb.h).
+ * update (hash map updates swap in a whole new element), then the old
+ * generation is deleted. Readers copy the entry right after the lookup (the
+ * old element's memory may be reused at once) and pick from the copy. A
+ * reader that copied the old entry just before the swap may miss an old slot,
+ * or the backend an old slot named, once; it reads the entry again (lb4_pick
+ * in bpf/lib/lb.h).
  *
  * State written by the datapath, never by the agent:
  *   weft_lb4_sock_rev  {socket cookie, backend address, port} -> the frontend
