@@ -111,10 +111,10 @@ class ServicesLabTest : public ::testing::Test {
   }
   std::unique_ptr<kubeprism::Client> Admin() { return AdminClient(*state_); }
 
-  void CreateService(json spec, const std::string& name) {
+  void CreateService(json spec, const std::string& name, json labels = json::object()) {
     json svc = {{"apiVersion", "v1"},
                 {"kind", "Service"},
-                {"metadata", {{"name", name}, {"namespace", Ns()}}},
+                {"metadata", {{"name", name}, {"namespace", Ns()}, {"labels", std::move(labels)}}},
                 {"spec", std::move(spec)}};
     auto r = Admin()->Create(kubeprism::kServices, Ns(), svc);
     ASSERT_TRUE(r.ok()) << r.status();
@@ -572,6 +572,23 @@ TEST_F(ServicesLabTest, BadPortIsSkippedAndReportedTheRestKept) {
               HasFrontend(0, ip, 81)) << list.out;
   // The other Services are untouched, and the agent stays up.
   EXPECT_TRUE(netns::IsRunning(lab_->agents[Node(0).name].pid));
+}
+
+TEST_F(ServicesLabTest, ServicesOfAnotherProxyAreLeftAlone) {
+  // kube-proxy's rule: a Service labelled service.kubernetes.io/service-proxy-name
+  // belongs to that proxy. Created first, so that the control Service being
+  // served means the labelled one was seen (and left) too.
+  const std::string theirs = ClusterIp(9), ours = ClusterIp(10);
+  CreateService({{"clusterIP", theirs}, {"ports", {{{"name", "p"}, {"port", 80}}}}}, "t-theirs",
+                {{"service.kubernetes.io/service-proxy-name", "another-proxy"}});
+  auto ports = json{{{"name", "p"}, {"port", Pod("backend").port}}};
+  PutSlice("t-theirs", "t-theirs", {Endpoint("backend")}, ports);
+  CreateService({{"clusterIP", ours}, {"ports", {{{"name", "p"}, {"port", 80}}}}}, "t-ours");
+  PutSlice("t-ours", "t-ours", {Endpoint("backend")}, ports);
+  WaitServed(ours, 80, 1);
+  EXPECT_EQ(GreetFromPod("frontend", ours, 80), Hello("backend"));
+  for (int i = 0; i < 2; ++i) EXPECT_FALSE(HasFrontend(i, theirs, 80)) << "node " << i;
+  EXPECT_NE(GreetFromPod("frontend", theirs, 80), Hello("backend"));
 }
 
 }  // namespace

@@ -343,9 +343,14 @@ absl::StatusOr<EndpointSlice> DecodeEndpointSlice(const json& object) {
       return absl::InvalidArgumentError(
           absl::StrCat("addressType: ", type.empty() ? "missing" : "unknown value \"" + type + "\""));
     }
+    if (auto it = o.find("endpoints"); it != o.end() && it->is_array()) {
+      e->endpoints.reserve(it->size());  // exactly: thousands of slices are cached
+    }
     RETURN_IF_ERROR(ForEachObject(o, "endpoints", "", [e](const json& ep, const std::string& w) {
       Endpoint out;
-      RETURN_IF_ERROR(ReadStringList(ep, "addresses", w, &out.addresses));
+      std::vector<std::string> addresses;
+      RETURN_IF_ERROR(ReadStringList(ep, "addresses", w, &addresses));
+      if (!addresses.empty()) out.address = std::move(addresses[0]);
       ASSIGN_OR_RETURN(const json* cond, ReadObject(ep, "conditions", w));
       if (cond != nullptr) {
         const std::string cw = Join(w, "conditions");

@@ -106,12 +106,16 @@ TEST(DecodeEndpointSliceTest, ConditionsDefaultsAndPorts) {
     "endpoints": [
       {"addresses": ["10.0.0.1"], "conditions": {"ready": true}, "nodeName": "n1", "zone": "z"},
       {"addresses": ["10.0.0.2"], "conditions": {"ready": false, "serving": true, "terminating": true}},
-      {"addresses": ["10.0.0.3"]}],
+      {"addresses": ["10.0.0.3", "10.0.0.4"]},
+      {"addresses": []}],
     "ports": [{"name": "http", "protocol": "TCP", "port": 8080}, {"name": "all"}]
   })"));
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_EQ(e->service_name, "web");
-  ASSERT_EQ(e->endpoints.size(), 3u);
+  ASSERT_EQ(e->endpoints.size(), 4u);
+  EXPECT_EQ(e->endpoints[0].address, "10.0.0.1");
+  EXPECT_EQ(e->endpoints[2].address, "10.0.0.3") << "the first of fungible addresses";
+  EXPECT_EQ(e->endpoints[3].address, "") << "none given";
   EXPECT_TRUE(e->endpoints[0].ready);
   EXPECT_TRUE(e->endpoints[0].serving);
   EXPECT_EQ(e->endpoints[0].node_name, "n1");

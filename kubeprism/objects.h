@@ -90,7 +90,10 @@ struct Service {
 enum class AddressType : uint8_t { kIPv4, kIPv6, kFQDN };
 
 struct Endpoint {
-  std::vector<std::string> addresses;
+  // addresses[0]; "" when the list is empty. The API calls the addresses
+  // fungible and lets consumers use only the first, as kube-proxy does; not
+  // keeping the rest saves a vector per endpoint (tens of thousands cached).
+  std::string address;
   // Conditions with the API's defaults for nil: ready true, serving = ready,
   // terminating false.
   bool ready = true;

@@ -650,13 +650,13 @@ class NodePortTrafficTest : public MasqueradeTrafficTest {
 
   void Expose(uint8_t proto, const std::string& backend_ip, uint16_t backend_port, bool snat) {
     LbService svc;
-    svc.key.ip = *net::IpAddress::Parse(NodeIp());
+    svc.key.ip = *net::Ipv4Address::Parse(NodeIp());
     svc.key.port = kNodePort;
     svc.key.proto = proto;
     svc.key.scope = LbScope::kExternal;
     svc.snat = snat;
     LbBackend b;
-    b.ip = *net::IpAddress::Parse(backend_ip);
+    b.ip = *net::Ipv4Address::Parse(backend_ip);
     b.port = backend_port;
     b.proto = proto;
     svc.backends.push_back(b);

@@ -29,7 +29,7 @@ enum class LbAlgorithm : uint8_t { kRandom, kMaglev };
 const char* LbAlgorithmName(LbAlgorithm a);  // "random", "maglev"
 
 struct LbBackend {
-  net::IpAddress ip;  // IPv4
+  net::Ipv4Address ip;
   uint16_t port = 0;
   uint8_t proto = kProtoTcp;
 
@@ -48,7 +48,7 @@ struct LbBackend {
 };
 
 struct LbFrontendKey {
-  net::IpAddress ip;  // IPv4
+  net::Ipv4Address ip;
   uint16_t port = 0;
   uint8_t proto = kProtoTcp;
   LbScope scope = LbScope::kSocket;

@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <map>
-#include <set>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -29,11 +27,7 @@ absl::Status Errno(const std::string& what, int err) {
   return absl::InternalError(absl::StrCat(what, ": ", strerror(err)));
 }
 
-uint32_t Be32(const net::IpAddress& ip) {
-  uint32_t v;
-  memcpy(&v, ip.bytes().data(), 4);
-  return v;
-}
+uint32_t Be32(net::Ipv4Address ip) { return htonl(ip.value()); }
 
 lb4_key KeyOf(const LbFrontendKey& k) {
   lb4_key key;
@@ -47,7 +41,7 @@ lb4_key KeyOf(const LbFrontendKey& k) {
 
 LbFrontendKey FrontendOf(const lb4_key& key) {
   LbFrontendKey k;
-  k.ip = net::IpAddress::V4(ntohl(key.addr));
+  k.ip = net::Ipv4Address(ntohl(key.addr));
   k.port = ntohs(key.port);
   k.proto = key.proto;
   k.scope = key.scope == LB4_SCOPE_EXTERNAL ? LbScope::kExternal : LbScope::kSocket;
@@ -65,7 +59,7 @@ lb4_backend BackendValue(const LbBackend& b) {
 
 LbBackend BackendOf(const lb4_backend& v) {
   LbBackend b;
-  b.ip = net::IpAddress::V4(ntohl(v.addr));
+  b.ip = net::Ipv4Address(ntohl(v.addr));
   b.port = ntohs(v.port);
   b.proto = v.proto;
   return b;
@@ -164,7 +158,7 @@ class BpfServiceMap : public ServiceMap {
     }
     lb4_config cfg;
     memset(&cfg, 0, sizeof(cfg));
-    cfg.snat_addr4 = Be32(ipv4);
+    cfg.snat_addr4 = htonl(ipv4.v4());
     __u32 zero = 0;
     if (bpf_map_update_elem(fds_.config, &zero, &cfg, BPF_ANY) != 0) {
       return Errno("update the load-balancer config map", errno);
@@ -431,14 +425,13 @@ class BpfServiceMap : public ServiceMap {
   uint32_t next_frontend_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint32_t next_backend_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<LbFrontendKey, FrontendState> frontends_ ABSL_GUARDED_BY(mu_);
-  std::map<LbBackend, BackendState> backends_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<LbBackend, BackendState> backends_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
 absl::Status ValidateLbService(const LbService& s) {
   const std::string what = s.key.ToString();
-  if (!s.key.ip.is_v4()) return absl::InvalidArgumentError(what + ": not an IPv4 frontend");
   if (s.key.port == 0) return absl::InvalidArgumentError(what + ": no port");
   if (s.key.proto != kProtoTcp && s.key.proto != kProtoUdp) {
     return absl::InvalidArgumentError(what + ": only TCP and UDP are translated");
@@ -449,10 +442,9 @@ absl::Status ValidateLbService(const LbService& s) {
                                                    WEFT_LB4_BACKENDS_PER_SVC, ")"));
   }
   for (const LbBackend& b : s.backends) {
-    if (!b.ip.is_v4() || b.port == 0 || b.proto != s.key.proto) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": backend ", b.ToString(), " is not an IPv4 address and port of ",
-                       LbProtoName(s.key.proto)));
+    if (b.port == 0 || b.proto != s.key.proto) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": backend ", b.ToString(),
+                                                     " is not a port of ", LbProtoName(s.key.proto)));
     }
   }
   return absl::OkStatus();

@@ -23,8 +23,8 @@ struct LbMapFds {
 // a restart changes nothing in the kernel.
 std::unique_ptr<ServiceMap> NewBpfServiceMap(const LbMapFds& fds);
 
-// Checks one frontend before it is written: IPv4, a port, TCP or UDP, at
-// most WEFT_LB4_BACKENDS_PER_SVC backends with IPv4 addresses and ports.
+// Checks one frontend before it is written: a port, TCP or UDP, at most
+// WEFT_LB4_BACKENDS_PER_SVC backends with ports of the frontend's protocol.
 absl::Status ValidateLbService(const LbService& service);
 
 }  // namespace weft::datapath

@@ -14,11 +14,32 @@ namespace {
 using kubeprism::Log;
 using kubeprism::LogLevel;
 
+// The informer's objects as cached: `held` keeps them alive while the
+// returned pointers are used (a pass never copies the caches).
 template <typename T>
-std::vector<T> Snapshot(const kubeprism::Informer<T>& informer) {
-  std::vector<T> out;
-  for (const auto& p : informer.List()) out.push_back(*p);
+std::vector<const T*> Cached(const kubeprism::Informer<T>& informer,
+                             std::vector<std::shared_ptr<const T>>* held) {
+  *held = informer.List();
+  std::vector<const T*> out;
+  out.reserve(held->size());
+  for (const auto& p : *held) out.push_back(p.get());
   return out;
+}
+
+constexpr char kNotOurs[] = "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless";
+
+// Decodes an object and keeps only what the planner reads: labels and
+// annotations go (a slice's Service name is taken from its labels first).
+// Tens of thousands are cached, and EndpointSlices carry their Service's
+// labels.
+template <typename T, absl::StatusOr<T> (*Decode)(const nlohmann::json&)>
+absl::StatusOr<T> Lean(const nlohmann::json& object) {
+  absl::StatusOr<T> decoded = Decode(object);
+  if (decoded.ok()) {
+    decoded->meta.labels = {};
+    decoded->meta.annotations = {};
+  }
+  return decoded;
 }
 
 }  // namespace
@@ -26,8 +47,15 @@ std::vector<T> Snapshot(const kubeprism::Informer<T>& informer) {
 Controller::Controller(std::shared_ptr<kubeprism::Transport> transport, datapath::ServiceMap* map,
                        ControllerOptions options)
     : options_(std::move(options)), map_(map) {
-  services_ = std::make_unique<kubeprism::Informer<kubeprism::Service>>(transport);
-  slices_ = std::make_unique<kubeprism::Informer<kubeprism::EndpointSlice>>(transport);
+  // As kube-proxy: Services (and their slices) that name another proxy, and
+  // the slices of headless Services, are not ours.
+  kubeprism::InformerOptions ours;
+  ours.label_selector = kNotOurs;
+  services_ = std::make_unique<kubeprism::Informer<kubeprism::Service>>(
+      transport, kubeprism::kServices, Lean<kubeprism::Service, kubeprism::DecodeService>, ours);
+  slices_ = std::make_unique<kubeprism::Informer<kubeprism::EndpointSlice>>(
+      transport, kubeprism::kEndpointSlices,
+      Lean<kubeprism::EndpointSlice, kubeprism::DecodeEndpointSlice>, ours);
   auto wake = [this](const auto&) { Wake(); };
   services_->AddHandlers(
       {wake, [this](const kubeprism::Service&, const kubeprism::Service&) { Wake(); }, wake});
@@ -87,11 +115,14 @@ void Controller::SyncOnce() {
     return;  // the maps keep what they hold
   }
   const absl::Time start = absl::Now();
-  ServicePlan plan = PlanServices(Snapshot(*services_), Snapshot(*slices_), options_.node);
   std::vector<datapath::LbService> want;
-  want.reserve(plan.frontends.size());
-  for (const PlannedFrontend& f : plan.frontends) want.push_back(f.lb);
-  std::vector<std::string> problems = std::move(plan.problems);
+  std::vector<std::string> problems;
+  {
+    ServicePlan plan = Plan();
+    want.reserve(plan.frontends.size());
+    for (PlannedFrontend& f : plan.frontends) want.push_back(std::move(f.lb));
+    problems = std::move(plan.problems);
+  }  // the rest of the plan (names, nodes) is planned again for List
   if (auto s = map_->Replace(want); !s.ok()) {
     problems.push_back(absl::StrCat("Service datapath: ", s.message()));
   }
@@ -105,9 +136,11 @@ void Controller::SyncOnce() {
     }
   }
   const absl::Duration took = absl::Now() - start;
+  const int frontends = static_cast<int>(want.size());
+  want = {};
   absl::MutexLock l(&mu_);
   if (!applied_) {
-    Log(LogLevel::kInfo, absl::StrCat("Services: ", want.size(), " frontends applied in ",
+    Log(LogLevel::kInfo, absl::StrCat("Services: ", frontends, " frontends applied in ",
                                       absl::FormatDuration(took)));
   }
   if (problems != problems_) {
@@ -115,11 +148,18 @@ void Controller::SyncOnce() {
   }
   applied_ = true;
   problems_ = std::move(problems);
-  planned_ = std::move(plan.frontends);
-  // A pass over thousands of Services allocates and frees tens of MB (the
-  // snapshots, the plan); glibc keeps freed memory in its arenas unless asked
-  // to give it back, and a node's agent should not sit on its peak.
+  frontend_count_ = frontends;
+  // A pass over thousands of Services allocates and frees megabytes (the
+  // plan, the wanted frontends); glibc keeps freed memory in its arenas
+  // unless asked to give it back, and a node's agent should not sit on its
+  // peak.
   malloc_trim(0);
+}
+
+ServicePlan Controller::Plan() const {
+  std::vector<std::shared_ptr<const kubeprism::Service>> services;
+  std::vector<std::shared_ptr<const kubeprism::EndpointSlice>> slices;
+  return PlanServices(Cached(*services_, &services), Cached(*slices_, &slices), options_.node);
 }
 
 std::vector<std::string> Controller::Problems() const {
@@ -134,15 +174,19 @@ bool Controller::applied() const {
 
 int Controller::frontend_count() const {
   absl::MutexLock l(&mu_);
-  return static_cast<int>(planned_.size());
+  return frontend_count_;
 }
 
 absl::Status Controller::List(weft::agent::v1::ListServicesResponse* out) const {
   auto held = map_->List();
   if (!held.ok()) return held.status();
-  absl::MutexLock l(&mu_);
+  // What each frontend belongs to comes from planning the caches again (an
+  // operator's command: not worth keeping 10,000 Services' names and nodes
+  // between passes). A change since the last pass labels the datapath's
+  // frontends by the newer plan; what `held` says is what packets see.
+  const ServicePlan plan = Plan();
   absl::flat_hash_map<datapath::LbFrontendKey, const PlannedFrontend*> by_key;
-  for (const PlannedFrontend& f : planned_) by_key[f.lb.key] = &f;
+  for (const PlannedFrontend& f : plan.frontends) by_key[f.lb.key] = &f;
   for (const datapath::LbService& s : *held) {
     auto* f = out->add_frontends();
     auto it = by_key.find(s.key);
@@ -172,6 +216,7 @@ absl::Status Controller::List(weft::agent::v1::ListServicesResponse* out) const 
       if (n != nodes.end()) be->set_node(n->second);
     }
   }
+  absl::MutexLock l(&mu_);
   for (const auto& p : problems_) out->add_skipped(p);
   return absl::OkStatus();
 }

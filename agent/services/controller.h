@@ -2,6 +2,11 @@
 // informers -> PlanServices -> the datapath's ServiceMap, on its own thread so
 // that a Service change is applied without waiting for the agent's other work.
 //
+// As kube-proxy, Services labelled service.kubernetes.io/service-proxy-name
+// (another proxy's) and slices labelled service.kubernetes.io/headless are
+// not listed. The caches keep only what the planner reads (no labels or
+// annotations), and a pass plans from them without copying.
+//
 // Restart safety: nothing is written before both informers have listed once,
 // so a restarted agent keeps serving what the pinned maps hold (the previous
 // run's frontends) until it knows the cluster's Services; the first pass then
@@ -55,6 +60,8 @@ class Controller {
   void Loop();
   void SyncOnce();
   void Wake();
+  // The informers' caches planned as they are now.
+  ServicePlan Plan() const;
 
   const ControllerOptions options_;
   datapath::ServiceMap* const map_;
@@ -68,8 +75,7 @@ class Controller {
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool applied_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::string> problems_ ABSL_GUARDED_BY(mu_);
-  // What the last plan said about each frontend (its Service, kind, nodes).
-  std::vector<PlannedFrontend> planned_ ABSL_GUARDED_BY(mu_);
+  int frontend_count_ ABSL_GUARDED_BY(mu_) = 0;  // in the last plan
 };
 
 }  // namespace weft::services

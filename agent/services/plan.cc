@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -39,9 +40,8 @@ std::string OutOfRange(int64_t value, int64_t max) {
 // first time a Service looks at the slice) so its problems are reported once.
 struct CheckedSlice {
   bool checked = false;
-  // Per endpoint: its address (Kubernetes: addresses are fungible, consumers
-  // may use only the first, as kube-proxy does); none when unusable.
-  std::vector<std::optional<net::IpAddress>> addresses;
+  // Per endpoint: its address; none when unusable.
+  std::vector<std::optional<net::Ipv4Address>> addresses;
   // Per slice port: its number; none when unusable.
   std::vector<std::optional<uint16_t>> ports;
 };
@@ -54,17 +54,14 @@ void CheckSlice(const EndpointSlice& slice, CheckedSlice* out, std::vector<std::
   out->addresses.reserve(slice.endpoints.size());
   for (size_t i = 0; i < slice.endpoints.size(); ++i) {
     const Endpoint& ep = slice.endpoints[i];
-    std::optional<net::IpAddress> address;
-    if (ep.addresses.empty()) {
+    std::optional<net::Ipv4Address> address;
+    if (ep.address.empty()) {
       report(absl::StrCat("endpoints[", i, "].addresses: empty"));
+    } else if (auto ip = net::Ipv4Address::Parse(ep.address); ip.ok()) {
+      address = *ip;
     } else {
-      auto ip = net::IpAddress::Parse(ep.addresses[0]);
-      if (ip.ok() && ip->is_v4()) {
-        address = *ip;
-      } else {
-        report(absl::StrCat("endpoints[", i, "].addresses[0]: \"", ep.addresses[0],
-                            "\" is not an IPv4 address"));
-      }
+      report(absl::StrCat("endpoints[", i, "].addresses[0]: \"", ep.address,
+                          "\" is not an IPv4 address"));
     }
     out->addresses.push_back(address);
   }
@@ -116,23 +113,24 @@ BackendSet Usable(const std::vector<Candidate>& candidates, Keep keep) {
 
 class Planner {
  public:
-  Planner(const std::vector<EndpointSlice>& slices, const NodeContext& node)
+  Planner(const std::vector<const EndpointSlice*>& slices, const NodeContext& node)
       : slices_(slices), checked_(slices.size()), node_(node) {
     for (const auto& a : node.node_addresses) {
-      if (a.is_v4() && std::find(node_ips_.begin(), node_ips_.end(), a) == node_ips_.end()) {
-        node_ips_.push_back(a);
+      auto v4 = net::Ipv4Address::From(a);
+      if (v4.ok() && std::find(node_ips_.begin(), node_ips_.end(), *v4) == node_ips_.end()) {
+        node_ips_.push_back(*v4);
       }
     }
     for (size_t i = 0; i < slices.size(); ++i) {
-      const EndpointSlice& s = slices[i];
+      const EndpointSlice& s = *slices[i];
       if (s.address_type != kubeprism::AddressType::kIPv4 || s.service_name.empty()) continue;
       slices_by_service_[{s.meta.namespace_, s.service_name}].push_back(static_cast<uint32_t>(i));
     }
     // Slices in name order: the same plan (and problem order) for any input order.
     for (auto& [service, indexes] : slices_by_service_) {
       std::sort(indexes.begin(), indexes.end(), [&](uint32_t a, uint32_t b) {
-        return slices_[a].meta.name != slices_[b].meta.name
-                   ? slices_[a].meta.name < slices_[b].meta.name
+        return slices_[a]->meta.name != slices_[b]->meta.name
+                   ? slices_[a]->meta.name < slices_[b]->meta.name
                    : a < b;
       });
     }
@@ -154,10 +152,10 @@ class Planner {
   BackendSet Limit(BackendSet set, const std::string& service_key, size_t port_index);
   void Add(const Frontend& f, const LbFrontendKey& key, const BackendSet& set, bool snat);
 
-  const std::vector<EndpointSlice>& slices_;
+  const std::vector<const EndpointSlice*>& slices_;
   std::vector<CheckedSlice> checked_;
   const NodeContext& node_;
-  std::vector<net::IpAddress> node_ips_;  // IPv4, unique, in the given order
+  std::vector<net::Ipv4Address> node_ips_;  // unique, in the given order
   absl::flat_hash_map<std::pair<std::string_view, std::string_view>, std::vector<uint32_t>>
       slices_by_service_;
   std::vector<PlannedFrontend> frontends_;
@@ -172,7 +170,7 @@ std::vector<Candidate> Planner::Candidates(const Service& service, const Service
       std::pair<std::string_view, std::string_view>(service.meta.namespace_, service.meta.name));
   if (it == slices_by_service_.end()) return out;
   for (uint32_t index : it->second) {
-    const EndpointSlice& slice = slices_[index];
+    const EndpointSlice& slice = *slices_[index];
     CheckedSlice& checked = checked_[index];
     if (!checked.checked) CheckSlice(slice, &checked, &problems_);
     // The slice port of the same name and protocol carries the number (a
@@ -274,7 +272,7 @@ void Planner::Plan(const Service& service) {
     problems_.push_back(absl::StrCat("Service ", key, ": ", what));
   };
 
-  std::optional<net::IpAddress> cluster_ip;
+  std::optional<net::Ipv4Address> cluster_ip;
   for (size_t i = 0; i < service.cluster_ips.size(); ++i) {
     auto ip = net::IpAddress::Parse(service.cluster_ips[i]);
     if (!ip.ok()) {
@@ -282,7 +280,7 @@ void Planner::Plan(const Service& service) {
                           "\" is not an IP address; Service skipped"));
       return;
     }
-    if (ip->is_v4() && !cluster_ip.has_value()) cluster_ip = *ip;
+    if (ip->is_v4() && !cluster_ip.has_value()) cluster_ip = net::Ipv4Address(ip->v4());
   }
   // An IPv6 single-stack Service: nothing for an IPv4 datapath, not even its
   // NodePorts (kube-proxy handles a Service per IP family of its cluster IPs).
@@ -301,13 +299,13 @@ void Planner::Plan(const Service& service) {
   }
 
   // Addresses served on the Service port (both scopes), with their kind.
-  std::vector<std::pair<net::IpAddress, FrontendKind>> external;
+  std::vector<std::pair<net::Ipv4Address, FrontendKind>> external;
   auto add_external = [&](const std::string& text, const std::string& field, FrontendKind kind) {
     auto ip = net::IpAddress::Parse(text);
     if (!ip.ok()) {
       report(absl::StrCat(field, ": \"", text, "\" is not an IP address"));
     } else if (ip->is_v4()) {
-      external.emplace_back(*ip, kind);
+      external.emplace_back(net::Ipv4Address(ip->v4()), kind);
     }
   };
   for (size_t i = 0; i < service.external_ips.size(); ++i) {
@@ -366,7 +364,7 @@ void Planner::Plan(const Service& service) {
     if (node_ports && port.node_port != 0) {
       f.kind = FrontendKind::kNodePort;
       const uint16_t node_port = static_cast<uint16_t>(port.node_port);
-      for (const net::IpAddress& ip : node_ips_) {
+      for (const net::Ipv4Address ip : node_ips_) {
         Add(f, {ip, node_port, proto, LbScope::kSocket}, all, false);
         Add(f, {ip, node_port, proto, LbScope::kExternal}, external_set, snat);
       }
@@ -404,19 +402,28 @@ const char* FrontendKindName(FrontendKind kind) {
   return "?";
 }
 
-ServicePlan PlanServices(const std::vector<kubeprism::Service>& services,
-                         const std::vector<kubeprism::EndpointSlice>& slices,
+ServicePlan PlanServices(const std::vector<const kubeprism::Service*>& services,
+                         const std::vector<const kubeprism::EndpointSlice*>& slices,
                          const NodeContext& node) {
   // Services in namespace/name order: a clash keeps the first, and problems
   // come out in the same order for any input order.
-  std::vector<std::pair<std::string, const Service*>> ordered;
-  ordered.reserve(services.size());
-  for (const Service& s : services) ordered.emplace_back(s.meta.Key(), &s);
-  std::stable_sort(ordered.begin(), ordered.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<const Service*> ordered = services;
+  std::stable_sort(ordered.begin(), ordered.end(), [](const Service* a, const Service* b) {
+    return std::tie(a->meta.namespace_, a->meta.name) < std::tie(b->meta.namespace_, b->meta.name);
+  });
   Planner planner(slices, node);
-  for (const auto& [key, service] : ordered) planner.Plan(*service);
+  for (const Service* service : ordered) planner.Plan(*service);
   return planner.Finish();
+}
+
+ServicePlan PlanServices(const std::vector<kubeprism::Service>& services,
+                         const std::vector<kubeprism::EndpointSlice>& slices,
+                         const NodeContext& node) {
+  std::vector<const Service*> service_ptrs;
+  for (const Service& s : services) service_ptrs.push_back(&s);
+  std::vector<const EndpointSlice*> slice_ptrs;
+  for (const EndpointSlice& s : slices) slice_ptrs.push_back(&s);
+  return PlanServices(service_ptrs, slice_ptrs, node);
 }
 
 }  // namespace weft::services

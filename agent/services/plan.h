@@ -63,6 +63,11 @@ struct ServicePlan {
   std::vector<std::string> problems;
 };
 
+// Plans from the objects as the informers cache them (nothing is copied).
+ServicePlan PlanServices(const std::vector<const kubeprism::Service*>& services,
+                         const std::vector<const kubeprism::EndpointSlice*>& slices,
+                         const NodeContext& node);
+// The same for objects held by value.
 ServicePlan PlanServices(const std::vector<kubeprism::Service>& services,
                          const std::vector<kubeprism::EndpointSlice>& slices,
                          const NodeContext& node);

@@ -59,7 +59,7 @@ EndpointPort SlicePort(const std::string& name, std::optional<int32_t> port,
 Endpoint Ep(const std::string& address, const std::string& node, bool ready = true,
             bool serving = true, bool terminating = false) {
   Endpoint e;
-  e.addresses = {address};
+  e.address = address;
   e.node_name = node;
   e.ready = ready;
   e.serving = serving;
@@ -174,7 +174,7 @@ TEST(PlanServicesTest, NodePortOnEveryNodeAddressInBothScopes) {
                                  "192.168.50.10:30080/TCP (external)"}));
   for (const auto& f : plan.frontends) {
     EXPECT_EQ(Backends(&f), (Strings{"10.244.1.5:8080", "10.244.2.7:8080"})) << f.lb.key.ToString();
-    if (f.lb.key.ip == Ip("10.96.0.20")) continue;
+    if (f.lb.key.ip.ToString() == "10.96.0.20") continue;
     EXPECT_EQ(f.kind, FrontendKind::kNodePort);
     // externalTrafficPolicy Cluster: clients from outside are source-NATed.
     EXPECT_EQ(f.lb.snat, f.lb.key.scope == datapath::LbScope::kExternal) << f.lb.key.ToString();

@@ -112,6 +112,19 @@ IpAddress IpPrefix::At(absl::uint128 n) const {
   return address_.is_v4() ? IpAddress::V4(static_cast<uint32_t>(v)) : IpAddress::V6(v);
 }
 
+absl::StatusOr<Ipv4Address> Ipv4Address::From(const IpAddress& address) {
+  if (!address.is_v4()) {
+    return absl::InvalidArgumentError(absl::StrCat(address.ToString(), " is not an IPv4 address"));
+  }
+  return Ipv4Address(address.v4());
+}
+
+absl::StatusOr<Ipv4Address> Ipv4Address::Parse(absl::string_view text) {
+  auto ip = IpAddress::Parse(text);
+  if (!ip.ok()) return ip.status();
+  return From(*ip);
+}
+
 std::string IpPrefix::ToString() const { return absl::StrCat(address_.ToString(), "/", length_); }
 
 }  // namespace weft::net

@@ -61,5 +61,20 @@ TEST(IpPrefixTest, Ipv6Prefixes) {
   EXPECT_EQ(p.At(1).ToString(), "fd00:10:244:1::1");
 }
 
+TEST(Ipv4AddressTest, ParseConvertAndOrder) {
+  static_assert(sizeof(Ipv4Address) == 4, "compact");
+  auto a = Ipv4Address::Parse("10.96.0.10");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->value(), 0x0a60000au);
+  EXPECT_EQ(a->ToString(), "10.96.0.10");
+  EXPECT_EQ(a->ToIp(), *IpAddress::Parse("10.96.0.10"));
+  EXPECT_EQ(*Ipv4Address::From(*IpAddress::Parse("10.96.0.10")), *a);
+  EXPECT_LT(Ipv4Address(0x0a000001u), Ipv4Address(0x0a000002u));
+  EXPECT_NE(Ipv4Address(1), Ipv4Address(2));
+  EXPECT_FALSE(Ipv4Address::Parse("fd00::1").ok());
+  EXPECT_FALSE(Ipv4Address::From(*IpAddress::Parse("::ffff:10.0.0.1")).ok());
+  EXPECT_FALSE(Ipv4Address::Parse("10.0.0").ok());
+}
+
 }  // namespace
 }  // namespace weft::net

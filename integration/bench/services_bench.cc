@@ -186,13 +186,13 @@ std::vector<kubeproxy::ServicePort> ToKubeProxy(const std::vector<Service>& serv
 
 datapath::LbService ToWeft(const Service& s) {
   datapath::LbService svc;
-  svc.key.ip = net::IpAddress::V4(s.cluster_ip);
+  svc.key.ip = net::Ipv4Address(s.cluster_ip);
   svc.key.port = kServicePort;
   svc.key.proto = datapath::kProtoTcp;
   svc.key.scope = datapath::LbScope::kSocket;
   for (uint32_t ep : s.endpoints) {
     datapath::LbBackend b;
-    b.ip = net::IpAddress::V4(ep);
+    b.ip = net::Ipv4Address(ep);
     b.port = kBackendPort;
     b.proto = datapath::kProtoTcp;
     svc.backends.push_back(b);
