@@ -8,14 +8,17 @@
  * getpeername are translated back through weft_lb4_sock_rev. IPv6 sockets
  * reaching a Service by its v4-mapped address are translated alike.
  *
- * A frontend without backends refuses the connection at once (ECONNREFUSED),
- * as the issue asks: the client gets a refusal, not a timeout.
+ * A frontend without backends refuses the connection at once (ECONNREFUSED):
+ * the client gets a refusal, not a timeout. So does an address of the
+ * cluster's Service ranges (weft_lb4_range) that is no frontend: a deleted
+ * Service, or a port its Service does not have.
  */
 #include <linux/bpf.h>
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "bpf/lib/lb.h"
 
@@ -35,9 +38,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } WEFT_LB4_SOCK_REV_MAP SEC(".maps");
 
+/* An address of the cluster's Service ranges. */
+static __always_inline bool sock_lb_in_range(__be32 addr)
+{
+	struct lpm4_key key = {.prefixlen = 32, .addr = addr};
+
+	return bpf_map_lookup_elem(&WEFT_LB4_RANGE_MAP, &key) != NULL;
+}
+
 /* The translation of a connection (or datagram) to addr:port of the calling
  * socket: 1 with *addr and *port set to the backend, 0 when it is not for a
- * Service frontend, -1 when the frontend has no backend (refuse). */
+ * Service frontend (or another proxy's), -1 to refuse: the frontend has no
+ * backend, or the address is in a Service range and no frontend. */
 static __always_inline int sock_lb_forward(struct bpf_sock_addr *ctx, __be32 *addr, __be16 *port)
 {
 	struct lb4_sock_rev_key rkey = {};
@@ -58,8 +70,10 @@ static __always_inline int sock_lb_forward(struct bpf_sock_addr *ctx, __be32 *ad
 	key.scope = LB4_SCOPE_SOCKET;
 	entry = bpf_map_lookup_elem(&WEFT_LB4_SVC_MAP, &key);
 	if (!entry)
-		return 0;
+		return sock_lb_in_range(key.addr) ? -1 : 0;
 	svc = *entry;
+	if (svc.flags & LB4_F_PASS)
+		return 0;
 	be = lb4_pick(&key, &svc, bpf_get_netns_cookie(ctx), bpf_get_prandom_u32(), &backend_id);
 	if (!be)
 		return -1;

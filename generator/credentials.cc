@@ -272,6 +272,17 @@ std::string AgentConfigYaml(const Spec& spec, absl::string_view node_name) {
     y.Comment(0, "Destinations in this range are not masqueraded (the pod network).");
     y.Scalar(0, "nativeRoutingCIDR", spec.native_routing_cidr->ToString());
   }
+  std::vector<std::string> service_v4;
+  for (const net::IpPrefix& p : spec.service_subnets) {
+    if (p.family() == net::Family::kV4) service_v4.push_back(p.ToString());
+  }
+  if (!service_v4.empty()) {
+    y.Comment(0,
+              "Services in eBPF instead of kube-proxy. A connection to an address of the\n"
+              "cluster's Service ranges (spec: serviceSubnets) that no Service has is refused.");
+    y.Line(0, "kubeProxyReplacement:");
+    y.List(2, "serviceCIDRs", service_v4);
+  }
   if (spec.encryption == Encryption::kWireGuard) {
     y.Comment(0,
               "Pod traffic between nodes through WireGuard (spec: encryption: wireguard);\n"

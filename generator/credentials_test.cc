@@ -206,6 +206,9 @@ TEST(CredentialsTest, ExtensionServiceConfigCarriesAgentConfigAndKubeconfig) {
   EXPECT_EQ(config->routing, agent::RoutingMode::kTunnel);
   ASSERT_TRUE(config->native_routing_cidr.has_value());
   EXPECT_EQ(config->native_routing_cidr->ToString(), "10.244.0.0/16");
+  // The spec's Service ranges: what no Service has there is refused.
+  ASSERT_EQ(config->kube_proxy_replacement.service_cidrs.size(), spec.service_subnets.size());
+  EXPECT_EQ(config->kube_proxy_replacement.service_cidrs[0], spec.service_subnets[0]);
 
   absl::StatusOr<kubeprism::ClientConfig> kube = kubeprism::ParseKubeconfig(
       doc["configFiles"][1]["content"].as<std::string>(), "/etc/weft");
@@ -228,6 +231,19 @@ TEST(CredentialsTest, NativeRoutingAndKubePrismPortFollowTheSpec) {
   EXPECT_EQ(config->routing, agent::RoutingMode::kNative);
   EXPECT_THAT(doc["configFiles"][1]["content"].as<std::string>(),
               HasSubstr("server: https://127.0.0.1:7446\n"));
+}
+
+TEST(CredentialsTest, ServiceRangesAreTheSpecsIpv4ServiceSubnets) {
+  Spec spec = DefaultTestSpec();
+  spec.service_subnets = {*net::IpPrefix::Parse("10.100.0.0/16"),
+                          *net::IpPrefix::Parse("fd00:10:96::/112")};
+  AgentCredentials c{"ca", "cert", "key", 0, 86400};
+  YAML::Node doc = YAML::Load(ExtensionServiceConfigYaml(spec, "cp-1", c));
+  auto config = agent::ParseAgentConfig(doc["configFiles"][0]["content"].as<std::string>(),
+                                        "agent.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->kube_proxy_replacement.service_cidrs.size(), 1u) << "IPv6 left out";
+  EXPECT_EQ(config->kube_proxy_replacement.service_cidrs[0].ToString(), "10.100.0.0/16");
 }
 
 TEST(CredentialsTest, WireGuardEncryptionFollowsTheSpec) {

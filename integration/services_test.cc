@@ -9,11 +9,12 @@
 //     kept) and internalTrafficPolicy Local;
 //   - endpoints scaled up and down under a stream of connections, terminating
 //     endpoints used only when nothing is ready, no endpoints -> refused at
-//     once, the Service deleted -> no connection;
+//     once, the Service deleted -> refused at once too (the Service range);
 //   - UDP request/response (DNS-like) through a ClusterIP;
 //   - an agent SIGKILLed and restarted: connections keep working throughout;
 //   - a Service with an out-of-range port: that port skipped and reported,
-//     the rest kept.
+//     the rest kept;
+//   - another proxy's Service (service-proxy-name): passed, not served.
 // Clients of pods and hosts are sockets created inside the node's cgroup
 // (cgroup::SocketIn): the agent's socket programs sit on that cgroup, as they
 // sit on the cgroup root of a real node. One lab for the suite; root, no
@@ -448,7 +449,8 @@ TEST_F(ServicesLabTest, ScaleUpAndDownUnderTrafficThenTerminatingThenNone) {
   EXPECT_EQ(GreetFromHost(1, ip, 80), "error: connect: Connection refused");
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
 
-  // The Service deleted: its address is nobody's, nothing answers.
+  // The Service deleted: an address of the Service range that no Service
+  // has is refused at once (kubeProxyReplacement.serviceCIDRs).
   ASSERT_TRUE(Admin()->Delete(kubeprism::kServices, Ns(), "t-scale").ok());
   services_.erase("t-scale");
   for (int i = 0; i < 2; ++i) {
@@ -457,7 +459,10 @@ TEST_F(ServicesLabTest, ScaleUpAndDownUnderTrafficThenTerminatingThenNone) {
       return r.json.is_object() && r.json.dump().find(ip) == std::string::npos;
     }, absl::Seconds(10)));
   }
-  EXPECT_NE(GreetFromPod("frontend", ip, 80).rfind("error:", 0), std::string::npos);
+  const absl::Time deleted = absl::Now();
+  EXPECT_EQ(GreetFromPod("frontend", ip, 80), "error: connect: Connection refused");
+  EXPECT_EQ(GreetFromHost(1, ip, 80), "error: connect: Connection refused");
+  EXPECT_LT(absl::Now() - deleted, absl::Seconds(1));
 }
 
 TEST_F(ServicesLabTest, UdpRequestResponseSeesTheServiceAddress) {
@@ -577,7 +582,7 @@ TEST_F(ServicesLabTest, BadPortIsSkippedAndReportedTheRestKept) {
 TEST_F(ServicesLabTest, ServicesOfAnotherProxyAreLeftAlone) {
   // kube-proxy's rule: a Service labelled service.kubernetes.io/service-proxy-name
   // belongs to that proxy. Created first, so that the control Service being
-  // served means the labelled one was seen (and left) too.
+  // served means the labelled one was seen too.
   const std::string theirs = ClusterIp(9), ours = ClusterIp(10);
   CreateService({{"clusterIP", theirs}, {"ports", {{{"name", "p"}, {"port", 80}}}}}, "t-theirs",
                 {{"service.kubernetes.io/service-proxy-name", "another-proxy"}});
@@ -587,8 +592,16 @@ TEST_F(ServicesLabTest, ServicesOfAnotherProxyAreLeftAlone) {
   PutSlice("t-ours", "t-ours", {Endpoint("backend")}, ports);
   WaitServed(ours, 80, 1);
   EXPECT_EQ(GreetFromPod("frontend", ours, 80), Hello("backend"));
-  for (int i = 0; i < 2; ++i) EXPECT_FALSE(HasFrontend(i, theirs, 80)) << "node " << i;
-  EXPECT_NE(GreetFromPod("frontend", theirs, 80), Hello("backend"));
+  // Theirs passes: listed without backends, neither translated nor refused
+  // (nothing in the lab routes the Service range, so it does not connect).
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(Serves(i, theirs, 80, 0)) << "node " << i;
+    CommandResult r = RunWeft({"service", "list", "--socket", Node(i).socket_path(), "-o", "json"});
+    EXPECT_NE(r.json.dump().find("OtherProxy"), std::string::npos) << r.out;
+  }
+  const std::string got = GreetFromPod("frontend", theirs, 80);
+  EXPECT_NE(got, Hello("backend"));
+  EXPECT_NE(got, "error: connect: Connection refused");
 }
 
 }  // namespace

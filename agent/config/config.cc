@@ -165,6 +165,23 @@ absl::Status ParseKubeProxyReplacement(const std::string& source, const YAML::No
       }
     } else if (key == "cgroupPath") {
       if (auto s = GetPath(source, n, field, &k->cgroup_path); !s.ok()) return s;
+    } else if (key == "serviceCIDRs") {
+      if (!n.IsSequence()) return FieldError(source, n, field, "must be a list of IPv4 CIDRs");
+      k->service_cidrs.clear();
+      for (size_t i = 0; i < n.size(); ++i) {
+        const std::string item = absl::StrCat(field, "[", i, "]");
+        std::string v;
+        if (auto s = GetString(source, n[i], item, &v); !s.ok()) return s;
+        auto p = net::IpPrefix::Parse(v);
+        if (!p.ok()) return FieldError(source, n[i], item, std::string(p.status().message()));
+        if (p->family() != net::Family::kV4) {
+          return FieldError(source, n[i], item, "only IPv4 ranges (the Service datapath is IPv4)");
+        }
+        k->service_cidrs.push_back(*p);
+      }
+      if (k->service_cidrs.size() > 16) {
+        return FieldError(source, n, field, "at most 16 ranges");
+      }
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat(source, ":", kv.first.Mark().line + 1, ": ", field, ": unknown field"));

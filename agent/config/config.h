@@ -45,6 +45,11 @@ struct KubeProxyReplacementConfig {
   // and below gets socket-level translation. The root on a node (Talos mounts
   // cgroup v2 at /sys/fs/cgroup).
   std::string cgroup_path = "/sys/fs/cgroup";
+  // The cluster's Service ranges (Talos cluster.network.serviceSubnets, IPv4):
+  // a connection from a pod or the host to an address in them that no
+  // Service has (a deleted one, a port it does not have) is refused at once.
+  // Empty: such connections follow the node's routes.
+  std::vector<net::IpPrefix> service_cidrs;
 };
 
 struct AgentConfig {

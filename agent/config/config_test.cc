@@ -27,6 +27,8 @@ TEST(AgentConfigTest, FullExampleParses) {
   EXPECT_TRUE(c->kube_proxy_replacement.enabled);
   EXPECT_EQ(c->kube_proxy_replacement.algorithm, datapath::LbAlgorithm::kMaglev);
   EXPECT_EQ(c->kube_proxy_replacement.cgroup_path, "/sys/fs/cgroup");
+  ASSERT_EQ(c->kube_proxy_replacement.service_cidrs.size(), 1u);
+  EXPECT_EQ(c->kube_proxy_replacement.service_cidrs[0].ToString(), "10.96.0.0/12");
 }
 
 TEST(AgentConfigTest, MinimalConfigGetsDefaults) {
@@ -40,6 +42,7 @@ TEST(AgentConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_TRUE(c->kube_proxy_replacement.enabled);
   EXPECT_EQ(c->kube_proxy_replacement.algorithm, datapath::LbAlgorithm::kRandom);
   EXPECT_EQ(c->kube_proxy_replacement.cgroup_path, "/sys/fs/cgroup");
+  EXPECT_TRUE(c->kube_proxy_replacement.service_cidrs.empty());
 }
 
 struct BadCase {
@@ -100,6 +103,14 @@ INSTANTIATE_TEST_SUITE_P(
                 "random"},
         BadCase{"nodeName: n1\nkubeProxyReplacement:\n  cgroupPath: sys/fs/cgroup\n",
                 "agent.yaml:3: kubeProxyReplacement.cgroupPath: must be an absolute path"},
+        BadCase{"nodeName: n1\nkubeProxyReplacement:\n  serviceCIDRs: 10.96.0.0/12\n",
+                "agent.yaml:3: kubeProxyReplacement.serviceCIDRs: must be a list of IPv4 CIDRs"},
+        BadCase{"nodeName: n1\nkubeProxyReplacement:\n  serviceCIDRs: [10.96.0.1/12]\n",
+                "agent.yaml:3: kubeProxyReplacement.serviceCIDRs[0]: invalid CIDR \"10.96.0.1/12\": "
+                "host bits set (did you mean 10.96.0.0/12?)"},
+        BadCase{"nodeName: n1\nkubeProxyReplacement:\n  serviceCIDRs: [\"fd00:96::/108\"]\n",
+                "agent.yaml:3: kubeProxyReplacement.serviceCIDRs[0]: only IPv4 ranges (the Service "
+                "datapath is IPv4)"},
         BadCase{"nodeName: n1\nkubeProxyReplacement:\n  enabled: maybe\n",
                 "agent.yaml:3: kubeProxyReplacement.enabled: must be true or false"},
         BadCase{"nodeName: n1\nkubeProxyReplacement:\n  hostServices: true\n",

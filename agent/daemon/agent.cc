@@ -312,6 +312,7 @@ absl::Status Agent::StartServices(const routing::NodeInfo& self) {
   }
   services::ControllerOptions options;
   options.node = std::move(node);
+  options.service_ranges = k.service_cidrs;
   services_ = std::make_unique<services::Controller>(transport_, &datapath_->services(),
                                                      std::move(options));
   Log(LogLevel::kInfo, absl::StrCat("kube-proxy replacement: socket programs on ", k.cgroup_path,

@@ -232,6 +232,7 @@ class DatapathImpl : public Datapath {
             .maglev = bpf_map__fd(netdev->maps.weft_lb4_maglev_v1),
             .affinity = bpf_map__fd(netdev->maps.weft_lb4_affinity_v1),
             .config = bpf_map__fd(netdev->maps.weft_lb4_config_v1),
+            .range = bpf_map__fd(netdev->maps.weft_lb4_range_v1),
         })) {}
   ~DatapathImpl() override {
     // Destroying the skeletons closes our fds; attached filters, pinned cgroup

@@ -57,6 +57,10 @@ class ServiceMap {
   // The source address of externalTrafficPolicy: Cluster flows (LB4_F_SNAT):
   // this node's InternalIP.
   virtual absl::Status SetSnatAddress(const net::IpAddress& ipv4) = 0;
+  // The cluster's Service ranges (IPv4): a connection from a pod or the host
+  // to an address in them that is no frontend is refused (bpf/maps/lb.h).
+  // Replaces the previous set; empty: nothing is refused that way.
+  virtual absl::Status SetServiceRanges(const std::vector<net::IpPrefix>& ranges) = 0;
 };
 
 // How a native device treats the pod traffic that leaves through it.

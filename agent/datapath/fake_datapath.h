@@ -68,8 +68,13 @@ class FakeServiceMap : public ServiceMap {
     snat_address = ipv4;
     return absl::OkStatus();
   }
+  absl::Status SetServiceRanges(const std::vector<net::IpPrefix>& ranges) override {
+    service_ranges = ranges;
+    return absl::OkStatus();
+  }
   std::map<LbFrontendKey, LbService> entries;
   std::optional<net::IpAddress> snat_address;
+  std::vector<net::IpPrefix> service_ranges;
   int replaces = 0;
   bool fail_next = false;
 };

@@ -79,13 +79,16 @@ struct LbService {
   // Maglev applies to frontends of up to 102 backends (ten table entries
   // each); larger ones are picked from at random (List says so).
   LbAlgorithm algorithm = LbAlgorithm::kRandom;
+  // Socket scope only, no backends: another proxy's Service. Connections are
+  // neither translated nor refused as the Service ranges would be.
+  bool pass = false;
   uint32_t id = 0;  // set by the datapath (List); ignored on writes
 
   // Same translation (id ignored).
   friend bool operator==(const LbService& a, const LbService& b) {
     return a.key == b.key && a.backends == b.backends &&
            a.affinity_timeout_s == b.affinity_timeout_s && a.snat == b.snat &&
-           a.algorithm == b.algorithm;
+           a.algorithm == b.algorithm && a.pass == b.pass;
   }
   friend bool operator!=(const LbService& a, const LbService& b) { return !(a == b); }
 };

@@ -166,6 +166,37 @@ class BpfServiceMap : public ServiceMap {
     return absl::OkStatus();
   }
 
+  absl::Status SetServiceRanges(const std::vector<net::IpPrefix>& ranges) override {
+    absl::flat_hash_set<std::pair<uint32_t, uint32_t>> want;  // {prefixlen, addr}
+    for (const net::IpPrefix& r : ranges) {
+      if (r.family() != net::Family::kV4) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("Service range ", r.ToString(), " is not IPv4"));
+      }
+      want.insert({static_cast<uint32_t>(r.length()), htonl(r.address().v4())});
+    }
+    if (want.size() > WEFT_LB4_RANGE_MAX) {
+      return absl::InvalidArgumentError(absl::StrCat(want.size(), " Service ranges, at most ",
+                                                     WEFT_LB4_RANGE_MAX));
+    }
+    // New ones first, then the stale go: an address in both stays refused.
+    for (const auto& [len, addr] : want) {
+      lpm4_key k{len, addr};
+      __u32 zero = 0;
+      if (bpf_map_update_elem(fds_.range, &k, &zero, BPF_ANY) != 0) {
+        return Errno(absl::StrCat("add Service range ", net::IpAddress::V4(ntohl(addr)).ToString(),
+                                  "/", len),
+                     errno);
+      }
+    }
+    std::vector<lpm4_key> stale;
+    ForEachKey<lpm4_key>(fds_.range, [&](const lpm4_key& k) {
+      if (!want.contains({k.prefixlen, k.addr})) stale.push_back(k);
+    });
+    for (const lpm4_key& k : stale) bpf_map_delete_elem(fds_.range, &k);
+    return absl::OkStatus();
+  }
+
  private:
   struct FrontendState {
     LbService service;                 // as written (id set)
@@ -186,6 +217,7 @@ class BpfServiceMap : public ServiceMap {
     svc.affinity_timeout_s = (v.flags & LB4_F_AFFINITY) ? v.affinity_timeout_s : 0;
     svc.snat = (v.flags & LB4_F_SNAT) != 0;
     svc.algorithm = (v.flags & LB4_F_MAGLEV) ? LbAlgorithm::kMaglev : LbAlgorithm::kRandom;
+    svc.pass = (v.flags & LB4_F_PASS) != 0;
     for (uint32_t i = 0; i < v.count; ++i) {
       lb4_slot_key sk = SlotKey(v.id, v.gen, i);
       __u32 backend_id = 0;
@@ -377,6 +409,7 @@ class BpfServiceMap : public ServiceMap {
     }
     if (maglev) v.flags |= LB4_F_MAGLEV;
     if (svc.snat) v.flags |= LB4_F_SNAT;
+    if (svc.pass) v.flags |= LB4_F_PASS;
     if (bpf_map_update_elem(fds_.svc, &key, &v, BPF_ANY) != 0) {
       int err = errno;
       undo();
@@ -435,6 +468,10 @@ absl::Status ValidateLbService(const LbService& s) {
   if (s.key.port == 0) return absl::InvalidArgumentError(what + ": no port");
   if (s.key.proto != kProtoTcp && s.key.proto != kProtoUdp) {
     return absl::InvalidArgumentError(what + ": only TCP and UDP are translated");
+  }
+  if (s.pass && (s.key.scope != LbScope::kSocket || !s.backends.empty())) {
+    return absl::InvalidArgumentError(what + ": a pass-through frontend has socket scope and no "
+                                             "backends");
   }
   if (s.backends.size() > WEFT_LB4_BACKENDS_PER_SVC) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": ", s.backends.size(),

@@ -16,6 +16,7 @@ struct LbMapFds {
   int maglev = -1;
   int affinity = -1;
   int config = -1;
+  int range = -1;
 };
 
 // Frontend and backend ids continue from what the (pinned) maps hold, and the
@@ -24,7 +25,8 @@ struct LbMapFds {
 std::unique_ptr<ServiceMap> NewBpfServiceMap(const LbMapFds& fds);
 
 // Checks one frontend before it is written: a port, TCP or UDP, at most
-// WEFT_LB4_BACKENDS_PER_SVC backends with ports of the frontend's protocol.
+// WEFT_LB4_BACKENDS_PER_SVC backends with ports of the frontend's protocol;
+// a pass-through frontend in socket scope without backends.
 absl::Status ValidateLbService(const LbService& service);
 
 }  // namespace weft::datapath

@@ -474,6 +474,48 @@ TEST_F(ServicesTest, DeletedFrontendIsNotTranslated) {
   EXPECT_TRUE(listed->empty());
 }
 
+TEST_F(ServicesTest, ServiceRangeAddressesThatAreNoFrontendAreRefused) {
+  Upsert(Service(kSvcIp, kSvcPort, kProtoTcp, {2}));
+  LbService theirs = Service("10.96.0.30", 80, kProtoTcp, {});
+  theirs.pass = true;  // another proxy's Service
+  Upsert(theirs);
+  ASSERT_TRUE(services().SetServiceRanges({*net::IpPrefix::Parse("10.96.0.0/12")}).ok());
+
+  // A deleted Service's address, and a port the Service does not have:
+  // refused at once, TCP and UDP.
+  EXPECT_EQ(Connect("10.96.0.99", 80, kFail).err, ECONNREFUSED);
+  EXPECT_EQ(Connect(kSvcIp, kSvcPort + 1, kFail).err, ECONNREFUSED);
+  ScopedFd udp = Socket(SOCK_DGRAM);
+  sockaddr_in to = SockAddr("10.96.0.99", kDnsPort);
+  EXPECT_EQ(sendto(udp.get(), "q", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)), -1);
+  EXPECT_EQ(errno, ECONNREFUSED);
+  // A frontend still translates; another proxy's passes untranslated (this
+  // namespace has no route to the range: ENETUNREACH); outside the range
+  // nothing is refused.
+  Conn c = Connect(kSvcIp, kSvcPort);
+  EXPECT_EQ(c.err, 0) << strerror(c.err);
+  EXPECT_EQ(c.name, "b2");
+  EXPECT_EQ(Connect("10.96.0.30", 80, kFail).err, ENETUNREACH);
+  EXPECT_EQ(Connect("10.112.0.1", 80, kFail).err, ENETUNREACH);
+  auto listed = services().List();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_TRUE((*listed)[1].pass) << (*listed)[1].key.ToString();
+
+  // The set is replaced: the old range is no longer refused.
+  ASSERT_TRUE(services().SetServiceRanges({*net::IpPrefix::Parse("10.100.0.0/16")}).ok());
+  EXPECT_EQ(Connect("10.96.0.99", 80, kFail).err, ENETUNREACH);
+  EXPECT_EQ(Connect("10.100.3.4", 80, kFail).err, ECONNREFUSED);
+  EXPECT_FALSE(services().SetServiceRanges({*net::IpPrefix::Parse("fd00::/108")}).ok());
+  ASSERT_TRUE(services().SetServiceRanges({}).ok());
+  EXPECT_EQ(Connect("10.100.3.4", 80, kFail).err, ENETUNREACH);
+
+  // A pass-through frontend has socket scope and no backends.
+  LbService bad = theirs;
+  bad.backends = Service(kSvcIp, kSvcPort, kProtoTcp, {2}).backends;
+  EXPECT_EQ(services().Upsert(bad).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(ServicesTest, SessionAffinityKeepsTheBackendUntilItIsRemoved) {
   LbService svc = Service(kSvcIp, kSvcPort, kProtoTcp, {2, 3, 4});
   svc.affinity_timeout_s = 300;

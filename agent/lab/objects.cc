@@ -143,6 +143,8 @@ std::string AgentConfigYaml(const LabPlan& plan, const NodePlan& node,
   out << YAML::Key << "kubeProxyReplacement" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "enabled" << YAML::Value << true;
   out << YAML::Key << "cgroupPath" << YAML::Value << node.cgroup;
+  out << YAML::Key << "serviceCIDRs" << YAML::Value << YAML::Flow << YAML::BeginSeq
+      << plan.service_cidr.ToString() << YAML::EndSeq;
   out << YAML::EndMap;
   if (plan.encryption == "wireguard") {
     // wireguard-go (this machine has no WireGuard module); an interface name

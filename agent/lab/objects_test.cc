@@ -108,6 +108,8 @@ TEST(LabObjectsTest, AgentConfigPutsTheSocketProgramsOnTheNodesCgroup) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_TRUE(config->kube_proxy_replacement.enabled);
   EXPECT_EQ(config->kube_proxy_replacement.cgroup_path, "/sys/fs/cgroup/unified/wl3f9a-node1");
+  ASSERT_EQ(config->kube_proxy_replacement.service_cidrs.size(), 1u);
+  EXPECT_EQ(config->kube_proxy_replacement.service_cidrs[0], plan.service_cidr);
 }
 
 TEST(LabObjectsTest, ServicesReadAsTheAgentReadsThem) {

@@ -26,17 +26,24 @@ std::vector<const T*> Cached(const kubeprism::Informer<T>& informer,
   return out;
 }
 
-constexpr char kNotOurs[] = "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless";
+// As kube-proxy: the slices of another proxy's Services and of headless ones
+// are not ours. (Another proxy's Services are listed: their addresses pass.)
+constexpr char kNotOurSlices[] =
+    "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless";
 
-// Decodes an object and keeps only what the planner reads: labels and
-// annotations go (a slice's Service name is taken from its labels first).
-// Tens of thousands are cached, and EndpointSlices carry their Service's
-// labels.
+// Decodes an object and keeps only what the planner reads: annotations and
+// labels go but the proxy name (a slice's Service name is taken from its
+// labels first). Tens of thousands are cached, and EndpointSlices carry
+// their Service's labels.
 template <typename T, absl::StatusOr<T> (*Decode)(const nlohmann::json&)>
 absl::StatusOr<T> Lean(const nlohmann::json& object) {
   absl::StatusOr<T> decoded = Decode(object);
   if (decoded.ok()) {
-    decoded->meta.labels = {};
+    kubeprism::StringMap kept;
+    if (const std::string* proxy = kubeprism::FindKey(decoded->meta.labels, kServiceProxyNameLabel)) {
+      kept.emplace_back(kServiceProxyNameLabel, *proxy);
+    }
+    decoded->meta.labels = std::move(kept);
     decoded->meta.annotations = {};
   }
   return decoded;
@@ -47,12 +54,10 @@ absl::StatusOr<T> Lean(const nlohmann::json& object) {
 Controller::Controller(std::shared_ptr<kubeprism::Transport> transport, datapath::ServiceMap* map,
                        ControllerOptions options)
     : options_(std::move(options)), map_(map) {
-  // As kube-proxy: Services (and their slices) that name another proxy, and
-  // the slices of headless Services, are not ours.
   kubeprism::InformerOptions ours;
-  ours.label_selector = kNotOurs;
+  ours.label_selector = kNotOurSlices;
   services_ = std::make_unique<kubeprism::Informer<kubeprism::Service>>(
-      transport, kubeprism::kServices, Lean<kubeprism::Service, kubeprism::DecodeService>, ours);
+      transport, kubeprism::kServices, Lean<kubeprism::Service, kubeprism::DecodeService>);
   slices_ = std::make_unique<kubeprism::Informer<kubeprism::EndpointSlice>>(
       transport, kubeprism::kEndpointSlices,
       Lean<kubeprism::EndpointSlice, kubeprism::DecodeEndpointSlice>, ours);
@@ -124,6 +129,10 @@ void Controller::SyncOnce() {
     problems = std::move(plan.problems);
   }  // the rest of the plan (names, nodes) is planned again for List
   if (auto s = map_->Replace(want); !s.ok()) {
+    problems.push_back(absl::StrCat("Service datapath: ", s.message()));
+  }
+  // The frontends are there now: addresses of the ranges that are none are refused.
+  if (auto s = map_->SetServiceRanges(options_.service_ranges); !s.ok()) {
     problems.push_back(absl::StrCat("Service datapath: ", s.message()));
   }
   for (const auto* informer : {static_cast<const kubeprism::InformerBase*>(services_.get()),

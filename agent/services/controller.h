@@ -2,10 +2,15 @@
 // informers -> PlanServices -> the datapath's ServiceMap, on its own thread so
 // that a Service change is applied without waiting for the agent's other work.
 //
-// As kube-proxy, Services labelled service.kubernetes.io/service-proxy-name
-// (another proxy's) and slices labelled service.kubernetes.io/headless are
-// not listed. The caches keep only what the planner reads (no labels or
-// annotations), and a pass plans from them without copying.
+// As kube-proxy, the slices of Services labelled
+// service.kubernetes.io/service-proxy-name (another proxy's) or
+// service.kubernetes.io/headless are not listed. The caches keep only what
+// the planner reads (no annotations, no labels but the proxy name), and a
+// pass plans from them without copying.
+//
+// The Service ranges (ControllerOptions) are handed to the datapath after the
+// first pass is applied: before that the frontends may not be there yet, and
+// refusing their addresses would break a starting node's Services.
 //
 // Restart safety: nothing is written before both informers have listed once,
 // so a restarted agent keeps serving what the pinned maps hold (the previous
@@ -33,6 +38,8 @@ namespace weft::services {
 
 struct ControllerOptions {
   NodeContext node;
+  // The cluster's Service ranges (kubeProxyReplacement.serviceCIDRs).
+  std::vector<net::IpPrefix> service_ranges;
   // How often everything is planned and compared again without a change.
   absl::Duration resync = absl::Seconds(30);
 };

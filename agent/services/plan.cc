@@ -150,7 +150,8 @@ class Planner {
   std::vector<Candidate> Candidates(const Service& service, const ServicePort& port,
                                     uint8_t proto);
   BackendSet Limit(BackendSet set, const std::string& service_key, size_t port_index);
-  void Add(const Frontend& f, const LbFrontendKey& key, const BackendSet& set, bool snat);
+  void Add(const Frontend& f, const LbFrontendKey& key, const BackendSet& set, bool snat,
+           bool pass = false);
 
   const std::vector<const EndpointSlice*>& slices_;
   std::vector<CheckedSlice> checked_;
@@ -230,13 +231,15 @@ BackendSet Planner::Limit(BackendSet set, const std::string& service_key, size_t
   return set;
 }
 
-void Planner::Add(const Frontend& f, const LbFrontendKey& key, const BackendSet& set, bool snat) {
+void Planner::Add(const Frontend& f, const LbFrontendKey& key, const BackendSet& set, bool snat,
+                  bool pass) {
   PlannedFrontend planned;
   planned.lb.key = key;
   planned.lb.backends = set.backends;
   planned.lb.affinity_timeout_s = f.affinity_timeout_s;
   planned.lb.snat = snat;
-  planned.lb.algorithm = node_.algorithm;
+  planned.lb.algorithm = pass ? datapath::LbAlgorithm::kRandom : node_.algorithm;
+  planned.lb.pass = pass;
   auto [it, inserted] = by_key_.try_emplace(key, frontends_.size());
   if (!inserted) {
     const PlannedFrontend& first = frontends_[it->second];
@@ -271,6 +274,7 @@ void Planner::Plan(const Service& service) {
   auto report = [&](const std::string& what) {
     problems_.push_back(absl::StrCat("Service ", key, ": ", what));
   };
+  const bool other_proxy = kubeprism::FindKey(service.meta.labels, kServiceProxyNameLabel) != nullptr;
 
   std::optional<net::Ipv4Address> cluster_ip;
   for (size_t i = 0; i < service.cluster_ips.size(); ++i) {
@@ -349,6 +353,12 @@ void Planner::Plan(const Service& service) {
       continue;
     }
 
+    if (other_proxy) {
+      Frontend f{&key, &port, FrontendKind::kOtherProxy, 0};
+      Add(f, {*cluster_ip, static_cast<uint16_t>(port.port), proto, LbScope::kSocket}, {}, false,
+          true);
+      continue;
+    }
     const std::vector<Candidate> candidates = Candidates(service, port, proto);
     const BackendSet all = Limit(Usable(candidates, [](const Candidate&) { return true; }), key, i);
     BackendSet local;
@@ -398,6 +408,8 @@ const char* FrontendKindName(FrontendKind kind) {
       return "ExternalIP";
     case FrontendKind::kLoadBalancer:
       return "LoadBalancer";
+    case FrontendKind::kOtherProxy:
+      return "OtherProxy";
   }
   return "?";
 }

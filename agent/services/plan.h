@@ -19,6 +19,9 @@
 //     Cluster, this node for Local, as kube-proxy decides it); others never. targetPort by name is what
 //     the EndpointSlice port of the same name says.
 //   - Headless (clusterIP None) and ExternalName Services get no frontend.
+//   - A Service labelled kServiceProxyNameLabel is another proxy's: its
+//     cluster IP and ports get pass-through frontends (socket scope, no
+//     backends: neither translated nor refused), nothing else.
 //   - IPv6 addresses are ignored (the datapath is IPv4), SCTP ports are
 //     skipped and reported (the socket programs do not translate SCTP).
 // Bad input (an unparsable or out-of-range field) skips the smallest part that
@@ -35,8 +38,12 @@
 
 namespace weft::services {
 
-enum class FrontendKind { kClusterIP, kNodePort, kExternalIP, kLoadBalancer };
-const char* FrontendKindName(FrontendKind kind);  // "ClusterIP", "NodePort", ...
+enum class FrontendKind { kClusterIP, kNodePort, kExternalIP, kLoadBalancer, kOtherProxy };
+const char* FrontendKindName(FrontendKind kind);  // "ClusterIP", "NodePort", ..., "OtherProxy"
+
+// The label by which a Service names the proxy that serves it (kube-proxy
+// leaves such Services alone).
+inline constexpr char kServiceProxyNameLabel[] = "service.kubernetes.io/service-proxy-name";
 
 struct PlannedFrontend {
   datapath::LbService lb;

@@ -213,6 +213,28 @@ TEST(PlanServicesTest, LoadBalancerIngressAndExternalIpsOnTheServicePort) {
   EXPECT_TRUE(Find(plan, "203.0.113.10:443/TCP (external)")->lb.backends.empty());
 }
 
+TEST(PlanServicesTest, AnotherProxysServicePassesThroughOnItsClusterIpOnly) {
+  Service theirs = Svc("default", "theirs", "10.96.0.40",
+                       {Port("http", 80, Protocol::kTCP, 30090), Port("dns", 53, Protocol::kUDP)},
+                       ServiceType::kLoadBalancer);
+  theirs.meta.labels = {{std::string(kServiceProxyNameLabel), "another-proxy"}};
+  theirs.load_balancer_ips = {"203.0.113.40"};
+  std::vector<EndpointSlice> slices = {
+      Slice("default", "theirs-1", "theirs", {SlicePort("http", 8080)}, {Ep("10.244.1.5", "node-a")})};
+  auto plan = PlanServices({theirs}, slices, Node());
+  EXPECT_TRUE(plan.problems.empty());
+  // No NodePort, no load-balancer address, no backends: the cluster IP's
+  // ports pass (neither translated nor refused by the Service ranges).
+  EXPECT_EQ(Keys(plan), (Strings{"10.96.0.40:53/UDP (socket)", "10.96.0.40:80/TCP (socket)"}));
+  for (const auto& f : plan.frontends) {
+    EXPECT_TRUE(f.lb.pass) << f.lb.key.ToString();
+    EXPECT_TRUE(f.lb.backends.empty()) << f.lb.key.ToString();
+    EXPECT_EQ(f.kind, FrontendKind::kOtherProxy);
+    EXPECT_EQ(f.service, "default/theirs");
+  }
+  EXPECT_STREQ(FrontendKindName(FrontendKind::kOtherProxy), "OtherProxy");
+}
+
 TEST(PlanServicesTest, HeadlessAndExternalNameGetNothing) {
   Service headless = Svc("default", "db", "None", {Port("", 5432)});
   Service no_ip = Svc("default", "db2", "", {Port("", 5432)});

@@ -28,6 +28,15 @@ struct {
 } WEFT_LB4_SVC_MAP SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, WEFT_LB4_RANGE_MAX);
+	__type(key, struct lpm4_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} WEFT_LB4_RANGE_MAP SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, WEFT_LB4_SLOT_MAX);
 	__type(key, struct lb4_slot_key);

@@ -13,6 +13,12 @@
  *   weft_lb4_maglev   {service id, generation} -> Maglev lookup table of
  *                     backend ids (only for services marked LB4_F_MAGLEV)
  *   weft_lb4_backend  backend id -> {address, port, protocol}
+ *   weft_lb4_range    the cluster's Service ranges (LPM trie of lpm4_key,
+ *                     value __u32 reserved 0): a connection from a pod or the
+ *                     host to an address of a range that is no frontend (a
+ *                     deleted Service, a port its Service does not have) is
+ *                     refused at once; a frontend marked LB4_F_PASS (another
+ *                     proxy's Service) is left untranslated and unrefused
  *
  * Atomic updates: a changed service gets its new slots (and table) under the
  * next generation first, then its weft_lb4_svc entry is replaced in one
@@ -42,6 +48,7 @@
 #include <linux/types.h>
 
 #include "bpf/lib/layout.h"
+#include "bpf/maps/lpm4.h"
 
 #define WEFT_LB4_SVC_MAP weft_lb4_svc_v1
 #define WEFT_LB4_SLOT_MAP weft_lb4_slot_v1
@@ -52,6 +59,7 @@
 #define WEFT_LB4_CT_MAP weft_lb4_ct_v1
 #define WEFT_LB4_CT_REV_MAP weft_lb4_ct_rev_v1
 #define WEFT_LB4_CONFIG_MAP weft_lb4_config_v1
+#define WEFT_LB4_RANGE_MAP weft_lb4_range_v1
 
 /* Frontends (a Service address and port, per scope). */
 #define WEFT_LB4_SVC_MAX 65536
@@ -70,6 +78,8 @@
 #define WEFT_LB4_SOCK_REV_MAX 262144
 #define WEFT_LB4_AFFINITY_MAX 65536
 #define WEFT_LB4_CT_MAX 131072
+/* Service ranges (kube-apiserver's --service-cluster-ip-range: one or two). */
+#define WEFT_LB4_RANGE_MAX 16
 
 /* lb4_key.scope */
 /* Connections made on this node (pods and host, socket programs). */
@@ -82,6 +92,9 @@
 #define LB4_F_AFFINITY (1U << 0)
 /* Backends are picked through the Maglev table, not at random. */
 #define LB4_F_MAGLEV (1U << 1)
+/* Socket scope: another proxy's Service (service.kubernetes.io/service-proxy-name);
+ * connections pass untranslated, and are not refused as weft_lb4_range would. */
+#define LB4_F_PASS (1U << 3)
 /* External scope: the client's source is rewritten to this node's address
  * (externalTrafficPolicy: Cluster; replies must come back through here).
  * Without it the source is kept (Local: every backend is on this node). */
