@@ -185,7 +185,9 @@ std::string RenderServices(const v1::ListServicesResponse& list) {
     rows.push_back({service, f->kind(),
                     absl::StrCat(f->address(), ":", f->port(), "/", f->protocol()), f->scope(),
                     f->algorithm(),
-                    backends.empty() ? "(none: refused)" : absl::StrJoin(backends, ","),
+                    f->pass()            ? "(none: passed to another proxy)"
+                    : backends.empty() ? "(none: refused)"
+                                       : absl::StrJoin(backends, ","),
                     notes.empty() ? "-" : absl::StrJoin(notes, ", ")});
   }
   std::string out = RenderTable(rows);

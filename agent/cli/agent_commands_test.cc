@@ -156,6 +156,16 @@ TEST(AgentCommandsTest, ServiceTableIsSortedWithBackendsAndMarks) {
   EXPECT_EQ(j["skipped"].size(), 1u);
 }
 
+TEST(AgentCommandsTest, AnotherProxysFrontendIsShownAsPassedNotRefused) {
+  v1::ListServicesResponse list;
+  AddFrontend(&list, "default/theirs", "", "OtherProxy", "10.96.0.40", 80, "socket")
+      ->set_pass(true);
+  EXPECT_NE(RenderServices(list).find("(none: passed to another proxy)"), std::string::npos)
+      << RenderServices(list);
+  EXPECT_EQ(RenderServices(list).find("refused"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(ToJson(list))["frontends"][0]["pass"], true);
+}
+
 // An agent on a socket of the test's own, answering ListServices as an agent
 // whose kube-proxy replacement is off does.
 class KubeProxyReplacementOff final : public v1::Agent::Service {

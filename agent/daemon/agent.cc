@@ -282,6 +282,7 @@ absl::Status Agent::StartServices(const routing::NodeInfo& self) {
   if (!k.enabled) {
     // Turned off: nothing of ours translates any more (kube-proxy's job again).
     RETURN_IF_ERROR(datapath_->DetachSocketLb());
+    RETURN_IF_ERROR(datapath_->services().SetServiceRanges({}));
     return datapath_->services().Replace({});
   }
   services::NodeContext node;

@@ -20,6 +20,7 @@
 #include "bpf/bpf_lxc.skel.h"
 #include "bpf/bpf_netdev.skel.h"
 #include "bpf/bpf_sock_lb.skel.h"
+#include "agent/datapath/lpm4_map.h"
 #include "agent/datapath/services.h"
 #include "bpf/maps/encrypt.h"
 #include "bpf/maps/lpm4.h"
@@ -135,61 +136,6 @@ const char* HookName(bpf_tc_attach_point point) {
   return point == BPF_TC_EGRESS ? "egress" : "ingress";
 }
 
-lpm4_key Lpm4KeyOf(const net::IpPrefix& p) {
-  lpm4_key k;
-  memset(&k, 0, sizeof(k));
-  k.prefixlen = static_cast<__u32>(p.length());
-  memcpy(&k.addr, p.address().bytes().data(), 4);
-  return k;
-}
-
-bool SameKey(const lpm4_key& a, const lpm4_key& b) {
-  return a.prefixlen == b.prefixlen && a.addr == b.addr;
-}
-
-// Makes the IPv4 prefixes in the LPM trie `fd` equal the IPv4 ones of `cidrs`.
-// `last` is what this process last wrote (nullopt: unknown, e.g. a pinned map
-// from a previous run); the same set again is no work. Adds before removing,
-// so a prefix in both the old and the new set is never missing, not even for
-// one packet.
-absl::Status ReplaceLpm4(int fd, const std::vector<net::IpPrefix>& cidrs, size_t max_entries,
-                         const char* what, std::optional<std::vector<lpm4_key>>* last) {
-  std::vector<lpm4_key> want;
-  for (const auto& p : cidrs) {
-    if (p.family() == net::Family::kV4) want.push_back(Lpm4KeyOf(p));
-  }
-  if (*last && std::equal(want.begin(), want.end(), (*last)->begin(), (*last)->end(), SameKey)) {
-    return absl::OkStatus();
-  }
-  if (want.size() > max_entries) {
-    return absl::InvalidArgumentError(absl::StrCat(want.size(), " ", what,
-                                                   " prefixes: more than the map holds (",
-                                                   max_entries, ")"));
-  }
-  for (const auto& key : want) {
-    __u32 value = 0;
-    if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
-      return Errno(absl::StrCat("update the ", what, " map"), errno);
-    }
-  }
-  std::vector<lpm4_key> stale;
-  lpm4_key cur, next;
-  lpm4_key* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    if (std::none_of(want.begin(), want.end(), [&](const lpm4_key& k) { return SameKey(k, next); })) {
-      stale.push_back(next);
-    }
-    cur = next;
-    prev = &cur;
-  }
-  for (auto& k : stale) {
-    if (bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT) {
-      return Errno(absl::StrCat("delete from the ", what, " map"), errno);
-    }
-  }
-  *last = std::move(want);
-  return absl::OkStatus();
-}
 
 // The socket programs and the names their cgroup links are pinned under.
 struct SockProgram {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/datapath/lpm4_map.h"
 #include "agent/datapath/maglev.h"
 #include "bpf/maps/lb.h"
 
@@ -167,34 +169,14 @@ class BpfServiceMap : public ServiceMap {
   }
 
   absl::Status SetServiceRanges(const std::vector<net::IpPrefix>& ranges) override {
-    absl::flat_hash_set<std::pair<uint32_t, uint32_t>> want;  // {prefixlen, addr}
     for (const net::IpPrefix& r : ranges) {
       if (r.family() != net::Family::kV4) {
         return absl::InvalidArgumentError(
             absl::StrCat("Service range ", r.ToString(), " is not IPv4"));
       }
-      want.insert({static_cast<uint32_t>(r.length()), htonl(r.address().v4())});
     }
-    if (want.size() > WEFT_LB4_RANGE_MAX) {
-      return absl::InvalidArgumentError(absl::StrCat(want.size(), " Service ranges, at most ",
-                                                     WEFT_LB4_RANGE_MAX));
-    }
-    // New ones first, then the stale go: an address in both stays refused.
-    for (const auto& [len, addr] : want) {
-      lpm4_key k{len, addr};
-      __u32 zero = 0;
-      if (bpf_map_update_elem(fds_.range, &k, &zero, BPF_ANY) != 0) {
-        return Errno(absl::StrCat("add Service range ", net::IpAddress::V4(ntohl(addr)).ToString(),
-                                  "/", len),
-                     errno);
-      }
-    }
-    std::vector<lpm4_key> stale;
-    ForEachKey<lpm4_key>(fds_.range, [&](const lpm4_key& k) {
-      if (!want.contains({k.prefixlen, k.addr})) stale.push_back(k);
-    });
-    for (const lpm4_key& k : stale) bpf_map_delete_elem(fds_.range, &k);
-    return absl::OkStatus();
+    absl::MutexLock lock(&mu_);
+    return ReplaceLpm4(fds_.range, ranges, WEFT_LB4_RANGE_MAX, "Service range", &ranges_written_);
   }
 
  private:
@@ -457,6 +439,7 @@ class BpfServiceMap : public ServiceMap {
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   uint32_t next_frontend_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint32_t next_backend_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::optional<std::vector<lpm4_key>> ranges_written_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<LbFrontendKey, FrontendState> frontends_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<LbBackend, BackendState> backends_ ABSL_GUARDED_BY(mu_);
 };

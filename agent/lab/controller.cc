@@ -404,7 +404,9 @@ absl::Status Controller::StartAgents() {
     ASSIGN_OR_RETURN(KubeconfigSpec creds, AgentCredentials(node));
     RETURN_IF_ERROR(WriteFileAtomically(node.kubeconfig_path(), KubeconfigYaml(creds), 0600));
     RETURN_IF_ERROR(WriteFileAtomically(
-        node.config_path(), AgentConfigYaml(state_.plan, node, state_.cni_plugin), 0600));
+        node.config_path(),
+        AgentConfigYaml(state_.plan, node, state_.cni_plugin, state_.api_mode == "embedded"),
+        0600));
     // The agent creates its pin folder: recorded first.
     state_.pin_dirs.push_back(node.pin_dir);
     RETURN_IF_ERROR(Save());

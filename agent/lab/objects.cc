@@ -118,7 +118,7 @@ json PodStatusPatch(const std::string& pod_ip, const std::string& host_ip) {
 }
 
 std::string AgentConfigYaml(const LabPlan& plan, const NodePlan& node,
-                            const std::string& cni_plugin) {
+                            const std::string& cni_plugin, bool service_range) {
   YAML::Emitter out;
   out << YAML::Comment(
       absl::StrCat("weft-agent config for lab node ", node.name, " (written by `weft lab up`)"));
@@ -143,8 +143,10 @@ std::string AgentConfigYaml(const LabPlan& plan, const NodePlan& node,
   out << YAML::Key << "kubeProxyReplacement" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "enabled" << YAML::Value << true;
   out << YAML::Key << "cgroupPath" << YAML::Value << node.cgroup;
-  out << YAML::Key << "serviceCIDRs" << YAML::Value << YAML::Flow << YAML::BeginSeq
-      << plan.service_cidr.ToString() << YAML::EndSeq;
+  if (service_range) {
+    out << YAML::Key << "serviceCIDRs" << YAML::Value << YAML::Flow << YAML::BeginSeq
+        << plan.service_cidr.ToString() << YAML::EndSeq;
+  }
   out << YAML::EndMap;
   if (plan.encryption == "wireguard") {
     // wireguard-go (this machine has no WireGuard module); an interface name

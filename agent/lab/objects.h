@@ -43,9 +43,12 @@ nlohmann::json ServiceObject(const LabPlan& plan, const ServicePlan& service, bo
 // returned it.
 absl::StatusOr<std::pair<std::string, int>> ServiceAddresses(const nlohmann::json& service);
 
-// weft-agent's --config for `node` (agent/config/config.h keys).
+// weft-agent's --config for `node` (agent/config/config.h keys). With
+// `service_range` (the embedded API server: the lab allocates the cluster IPs
+// from plan.service_cidr), addresses of that range that no Service has are
+// refused; an existing cluster's range is its own.
 std::string AgentConfigYaml(const LabPlan& plan, const NodePlan& node,
-                            const std::string& cni_plugin);
+                            const std::string& cni_plugin, bool service_range = true);
 
 // A kubeconfig with inline data and one context.
 struct KubeconfigSpec {

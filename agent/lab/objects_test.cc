@@ -110,6 +110,10 @@ TEST(LabObjectsTest, AgentConfigPutsTheSocketProgramsOnTheNodesCgroup) {
   EXPECT_EQ(config->kube_proxy_replacement.cgroup_path, "/sys/fs/cgroup/unified/wl3f9a-node1");
   ASSERT_EQ(config->kube_proxy_replacement.service_cidrs.size(), 1u);
   EXPECT_EQ(config->kube_proxy_replacement.service_cidrs[0], plan.service_cidr);
+  // An existing cluster (--kubeconfig) has a range of its own: none is given.
+  config = agent::ParseAgentConfig(AgentConfigYaml(plan, plan.nodes[0], "/x", false), "agent.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->kube_proxy_replacement.service_cidrs.empty());
 }
 
 TEST(LabObjectsTest, ServicesReadAsTheAgentReadsThem) {

@@ -117,6 +117,7 @@ absl::StatusOr<generator::Spec> LabClusterSpec(const LabPlan& plan) {
   spec.cni = generator::Cni::kWeft;
   spec.pod_subnets = {plan.cluster_cidr};
   spec.native_routing_cidr = plan.cluster_cidr;
+  spec.service_subnets = {plan.service_cidr};  // the agents refuse what no Service has there
   spec.routing_mode =
       plan.routing == "tunnel" ? generator::RoutingMode::kTunnel : generator::RoutingMode::kNative;
   spec.kubeprism_port = kKubePrismPort;

@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -31,9 +32,9 @@ std::vector<const T*> Cached(const kubeprism::Informer<T>& informer,
 constexpr char kNotOurSlices[] =
     "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless";
 
-// Decodes an object and keeps only what the planner reads: annotations and
-// labels go but the proxy name (a slice's Service name is taken from its
-// labels first). Tens of thousands are cached, and EndpointSlices carry
+// Decodes an object and keeps only what the planner reads: annotations, a
+// Service's selector and labels but the proxy name go (a slice's Service name
+// is taken from its labels first). Tens of thousands are cached, and EndpointSlices carry
 // their Service's labels.
 template <typename T, absl::StatusOr<T> (*Decode)(const nlohmann::json&)>
 absl::StatusOr<T> Lean(const nlohmann::json& object) {
@@ -45,6 +46,7 @@ absl::StatusOr<T> Lean(const nlohmann::json& object) {
     }
     decoded->meta.labels = std::move(kept);
     decoded->meta.annotations = {};
+    if constexpr (std::is_same_v<T, kubeprism::Service>) decoded->selector = {};  // slices tell
   }
   return decoded;
 }
@@ -131,7 +133,8 @@ void Controller::SyncOnce() {
   if (auto s = map_->Replace(want); !s.ok()) {
     problems.push_back(absl::StrCat("Service datapath: ", s.message()));
   }
-  // The frontends are there now: addresses of the ranges that are none are refused.
+  // The frontends are there now: addresses of the ranges that are none are
+  // refused (one that could not be written too, as its problem says).
   if (auto s = map_->SetServiceRanges(options_.service_ranges); !s.ok()) {
     problems.push_back(absl::StrCat("Service datapath: ", s.message()));
   }
@@ -217,6 +220,7 @@ absl::Status Controller::List(weft::agent::v1::ListServicesResponse* out) const 
     f->set_algorithm(datapath::LbAlgorithmName(s.algorithm));
     f->set_affinity_timeout_seconds(static_cast<int32_t>(s.affinity_timeout_s));
     f->set_source_nat(s.snat);
+    f->set_pass(s.pass);
     for (const datapath::LbBackend& b : s.backends) {
       auto* be = f->add_backends();
       be->set_address(b.ip.ToString());

@@ -274,7 +274,6 @@ void Planner::Plan(const Service& service) {
   auto report = [&](const std::string& what) {
     problems_.push_back(absl::StrCat("Service ", key, ": ", what));
   };
-  const bool other_proxy = kubeprism::FindKey(service.meta.labels, kServiceProxyNameLabel) != nullptr;
 
   std::optional<net::Ipv4Address> cluster_ip;
   for (size_t i = 0; i < service.cluster_ips.size(); ++i) {
@@ -289,6 +288,20 @@ void Planner::Plan(const Service& service) {
   // An IPv6 single-stack Service: nothing for an IPv4 datapath, not even its
   // NodePorts (kube-proxy handles a Service per IP family of its cluster IPs).
   if (!cluster_ip.has_value()) return;
+
+  // Another proxy's: its cluster IP's ports pass; nothing else of it is ours
+  // to check or serve.
+  if (kubeprism::FindKey(service.meta.labels, kServiceProxyNameLabel) != nullptr) {
+    for (const ServicePort& port : service.ports) {
+      if (!ValidPort(port.port) || port.protocol == Protocol::kSCTP) continue;
+      const uint8_t proto =
+          port.protocol == Protocol::kUDP ? datapath::kProtoUdp : datapath::kProtoTcp;
+      Add(Frontend{&key, &port, FrontendKind::kOtherProxy, 0},
+          {*cluster_ip, static_cast<uint16_t>(port.port), proto, LbScope::kSocket}, {}, false,
+          true);
+    }
+    return;
+  }
 
   uint32_t affinity_timeout_s = 0;
   if (service.session_affinity_client_ip) {
@@ -353,12 +366,6 @@ void Planner::Plan(const Service& service) {
       continue;
     }
 
-    if (other_proxy) {
-      Frontend f{&key, &port, FrontendKind::kOtherProxy, 0};
-      Add(f, {*cluster_ip, static_cast<uint16_t>(port.port), proto, LbScope::kSocket}, {}, false,
-          true);
-      continue;
-    }
     const std::vector<Candidate> candidates = Candidates(service, port, proto);
     const BackendSet all = Limit(Usable(candidates, [](const Candidate&) { return true; }), key, i);
     BackendSet local;
@@ -417,8 +424,8 @@ const char* FrontendKindName(FrontendKind kind) {
 ServicePlan PlanServices(const std::vector<const kubeprism::Service*>& services,
                          const std::vector<const kubeprism::EndpointSlice*>& slices,
                          const NodeContext& node) {
-  // Services in namespace/name order: a clash keeps the first, and problems
-  // come out in the same order for any input order.
+  // Services in (namespace, name) order: a clash keeps the first, and
+  // problems come out in the same order for any input order.
   std::vector<const Service*> ordered = services;
   std::stable_sort(ordered.begin(), ordered.end(), [](const Service* a, const Service* b) {
     return std::tie(a->meta.namespace_, a->meta.name) < std::tie(b->meta.namespace_, b->meta.name);

@@ -63,7 +63,7 @@ struct NodeContext {
 
 struct ServicePlan {
   // Sorted by key; keys are unique (a clash keeps the first Service by
-  // namespace/name and reports the other).
+  // (namespace, name), namespace first, and reports the other).
   std::vector<PlannedFrontend> frontends;
   // One line per skipped object or field:
   // "Service default/web: spec.ports[1].port: 70000 is out of range (1-65535)".

@@ -1,5 +1,6 @@
-/* The key of Weft's IPv4 prefix sets (LPM tries): weft_nonmasq4 (nonmasq.h) and
- * weft_strict4 (encrypt.h). The agent fills both the same way.
+/* The key of Weft's IPv4 prefix sets (LPM tries): weft_nonmasq4 (nonmasq.h),
+ * weft_strict4 (encrypt.h) and weft_lb4_range (lb.h). The agent fills them the
+ * same way (agent/datapath/lpm4_map).
  * Layout rules: fixed width types, byte order in the type, explicit padding.
  */
 #ifndef WEFT_BPF_MAPS_LPM4_H_

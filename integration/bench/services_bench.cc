@@ -256,7 +256,7 @@ struct MapMemory {
 // translations, affinity, external conntrack; LRU maps, preallocated).
 bool AgentWritten(const std::string& name) {
   for (const char* stem : {"weft_lb4_svc", "weft_lb4_slot", "weft_lb4_backend", "weft_lb4_maglev",
-                           "weft_lb4_config"}) {
+                           "weft_lb4_config", "weft_lb4_range"}) {
     if (absl::StartsWith(name, stem)) return true;
   }
   return false;
