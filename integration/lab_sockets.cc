@@ -13,14 +13,6 @@
 
 namespace weft::integration {
 
-sockaddr_in Addr(const std::string& ip, int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-  return a;
-}
-
 void SetTimeouts(int fd, absl::Duration t) {
   timeval tv = absl::ToTimeval(t);
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -33,7 +25,7 @@ absl::StatusOr<Fd> ListenIn(const std::string& netns_name, const std::string& ip
     fd = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     int one = 1;
     setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a = Addr(ip, port);
+    sockaddr_in a = SockAddr(ip, port);
     if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd.get(), 8) != 0) {
       return absl::InternalError(absl::StrCat("listen ", ip, ":", port, " in ", netns_name, ": ",
                                               strerror(errno)));
@@ -51,7 +43,7 @@ absl::StatusOr<Fd> ConnectFrom(const std::string& netns_name, const std::string&
   absl::Status s = netns::RunIn(netns::PathOf(netns_name), [&]() -> absl::Status {
     fd = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     SetTimeouts(fd.get(), timeout);
-    sockaddr_in a = Addr(ip, port);
+    sockaddr_in a = SockAddr(ip, port);
     if (connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
       // A connect that times out under SO_SNDTIMEO reports EINPROGRESS.
       return absl::UnavailableError(absl::StrCat(

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/testing/fd.h"
+#include "common/testing/sockaddr.h"
 #include "absl/time/time.h"
 
 namespace weft::integration {
@@ -22,7 +23,7 @@ namespace weft::integration {
 // An owned descriptor.
 using Fd = weft::testing::ScopedFd;
 
-sockaddr_in Addr(const std::string& ip, int port);
+using weft::testing::SockAddr;
 
 // Every blocking call on `fd` (connect, accept, read, write) gives up after `t`.
 void SetTimeouts(int fd, absl::Duration t);

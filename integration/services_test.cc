@@ -52,7 +52,7 @@ namespace weft {
 namespace {
 
 using integration::AdminClient;
-using integration::Addr;
+using integration::SockAddr;
 using integration::CommandResult;
 using integration::Fd;
 using integration::ReadToEnd;
@@ -160,7 +160,7 @@ class ServicesLabTest : public ::testing::Test {
     if (!fd.ok()) return absl::StrCat("error: ", fd.status().message());
     Fd s(*fd);
     SetTimeouts(s.get(), kTimeout);
-    sockaddr_in a = Addr(ip, port);
+    sockaddr_in a = SockAddr(ip, port);
     if (connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
       return absl::StrCat("error: connect: ", strerror(errno));
     }
@@ -470,7 +470,7 @@ TEST_F(ServicesLabTest, UdpRequestResponseSeesTheServiceAddress) {
   int fd = -1;
   ASSERT_TRUE(netns::RunIn(PodNetns("backend"), [&] {
                 fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-                sockaddr_in a = Addr(PodIp("backend"), 5353);
+                sockaddr_in a = SockAddr(PodIp("backend"), 5353);
                 return bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0
                            ? absl::OkStatus()
                            : absl::InternalError(strerror(errno));
@@ -500,7 +500,7 @@ TEST_F(ServicesLabTest, UdpRequestResponseSeesTheServiceAddress) {
     ASSERT_TRUE(c.ok()) << c.status();
     Fd client(*c);
     SetTimeouts(client.get(), kTimeout);
-    sockaddr_in to = Addr(ip, 53);
+    sockaddr_in to = SockAddr(ip, 53);
     const std::string query = "query-from-" + pod;
     ASSERT_EQ(sendto(client.get(), query.data(), query.size(), 0, reinterpret_cast<sockaddr*>(&to),
                      sizeof(to)),

@@ -35,6 +35,7 @@
 #include "bpf/maps/nonmasq.h"
 #include "common/net/mac.h"
 #include "common/testing/fd.h"
+#include "common/testing/sockaddr.h"
 #include "common/testing/netns.h"
 #include "gtest/gtest.h"
 
@@ -250,13 +251,7 @@ struct Peer {
   uint16_t port = 0;
 };
 
-sockaddr_in SockAddr(const std::string& ip, uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-  return a;
-}
+using weft::testing::SockAddr;
 
 Peer PeerOf(const sockaddr_in& a) {
   char buf[INET_ADDRSTRLEN];
@@ -664,6 +659,33 @@ class NodePortTrafficTest : public MasqueradeTrafficTest {
     ASSERT_TRUE(s.ok()) << s;
   }
 
+  // A TCP connection from the outside to the NodePort, exposed on a listener
+  // of `pod`, carrying `request` and `reply`: the client address the pod saw
+  // (empty ip: no connection).
+  Peer TcpToNodePort(const Pod& pod, bool snat, const std::string& request,
+                     const std::string& reply) {
+    ScopedFd listener = SocketIn(*pod.ns, SOCK_STREAM, pod.ip);
+    if (listen(listener.get(), 4) != 0) {
+      ADD_FAILURE() << "listen in " << pod.ip;
+      return {};
+    }
+    Expose(6, pod.ip, LocalPort(listener), snat);
+    ScopedFd client = SocketIn(*outside_, SOCK_STREAM);
+    if (!Connect(client, NodeIp(), kNodePort, kWait)) {
+      ADD_FAILURE() << "connect to the NodePort";
+      return {};
+    }
+    Peer peer;
+    ScopedFd server = Accept(listener, &peer);
+    if (!server.ok()) {
+      ADD_FAILURE() << "accept in " << pod.ip;
+      return {};
+    }
+    EXPECT_TRUE(Carries(client, server, request));
+    EXPECT_TRUE(Carries(server, client, reply));
+    return peer;
+  }
+
   // One UDP exchange from the outside to the NodePort, answered by `server`:
   // the address the server saw (empty ip: no exchange, or the answer did not
   // come from the NodePort).
@@ -678,18 +700,8 @@ TEST_F(NodePortTrafficTest, LocalPolicyReachesALocalPodWithTheClientAddress) {
   // Checksums completed in software and verified by the receivers.
   ASSERT_TRUE(TxChecksumOff(*n1_, "wan"));
   ASSERT_TRUE(TxChecksumOff(*outside_, "eth0"));
-  ScopedFd listener = SocketIn(*a.ns, SOCK_STREAM, a.ip);
-  ASSERT_EQ(listen(listener.get(), 4), 0);
-  Expose(6, a.ip, LocalPort(listener), /*snat=*/false);
-
-  ScopedFd client = SocketIn(*outside_, SOCK_STREAM);
-  ASSERT_TRUE(Connect(client, NodeIp(), kNodePort, kWait));
-  Peer peer;
-  ScopedFd server = Accept(listener, &peer);
-  ASSERT_TRUE(server.ok());
-  EXPECT_EQ(peer.ip, OutsideIp());
-  EXPECT_TRUE(Carries(client, server, std::string(3000, 'x')));
-  EXPECT_TRUE(Carries(server, client, std::string(3000, 'y')));
+  EXPECT_EQ(TcpToNodePort(a, /*snat=*/false, std::string(3000, 'x'), std::string(3000, 'y')).ip,
+            OutsideIp());
 
   ScopedFd udp_server = SocketIn(*a.ns, SOCK_DGRAM, a.ip);
   Expose(17, a.ip, LocalPort(udp_server), /*snat=*/false);
@@ -698,19 +710,9 @@ TEST_F(NodePortTrafficTest, LocalPolicyReachesALocalPodWithTheClientAddress) {
 
 TEST_F(NodePortTrafficTest, ClusterPolicyReachesARemotePodThroughTheNodeAddress) {
   Pod& c = AddPod(*n2_, *dp2_, "10.244.2.5");
-  ScopedFd listener = SocketIn(*c.ns, SOCK_STREAM, c.ip);
-  ASSERT_EQ(listen(listener.get(), 4), 0);
-  Expose(6, c.ip, LocalPort(listener), /*snat=*/true);
-
-  ScopedFd client = SocketIn(*outside_, SOCK_STREAM);
-  ASSERT_TRUE(Connect(client, NodeIp(), kNodePort, kWait));
-  Peer peer;
-  ScopedFd server = Accept(listener, &peer);
-  ASSERT_TRUE(server.ok());
+  Peer peer = TcpToNodePort(c, /*snat=*/true, "ping", "pong");
   EXPECT_EQ(peer.ip, "192.168.77.1");
   EXPECT_TRUE(InNatRange(peer.port)) << peer.port;
-  EXPECT_TRUE(Carries(client, server, "ping"));
-  EXPECT_TRUE(Carries(server, client, "pong"));
 
   ScopedFd udp_server = SocketIn(*c.ns, SOCK_DGRAM, c.ip);
   Expose(17, c.ip, LocalPort(udp_server), /*snat=*/true);
@@ -721,18 +723,7 @@ TEST_F(NodePortTrafficTest, ClusterPolicyReachesARemotePodThroughTheNodeAddress)
 
 TEST_F(NodePortTrafficTest, ClusterPolicyToALocalPod) {
   Pod& a = AddPod(*n1_, *dp1_, "10.244.1.5");
-  ScopedFd listener = SocketIn(*a.ns, SOCK_STREAM, a.ip);
-  ASSERT_EQ(listen(listener.get(), 4), 0);
-  Expose(6, a.ip, LocalPort(listener), /*snat=*/true);
-
-  ScopedFd client = SocketIn(*outside_, SOCK_STREAM);
-  ASSERT_TRUE(Connect(client, NodeIp(), kNodePort, kWait));
-  Peer peer;
-  ScopedFd server = Accept(listener, &peer);
-  ASSERT_TRUE(server.ok());
-  EXPECT_EQ(peer.ip, "192.168.77.1");
-  EXPECT_TRUE(Carries(client, server, "ping"));
-  EXPECT_TRUE(Carries(server, client, "pong"));
+  EXPECT_EQ(TcpToNodePort(a, /*snat=*/true, "ping", "pong").ip, "192.168.77.1");
 }
 
 }  // namespace

@@ -34,6 +34,7 @@
 #include "agent/datapath/lb_types.h"
 #include "common/netns/cgroup.h"
 #include "common/testing/fd.h"
+#include "common/testing/sockaddr.h"
 #include "common/testing/netns.h"
 #include "gtest/gtest.h"
 
@@ -61,19 +62,8 @@ constexpr int kWait = 5000;  // ms for what must succeed
 constexpr int kFail = 1000;  // ms for what must not
 
 
-sockaddr_in SockAddr(const std::string& ip, uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-  return a;
-}
-
-std::string AddrString(const sockaddr_in& a) {
-  char buf[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &a.sin_addr, buf, sizeof(buf));
-  return absl::StrCat(buf, ":", ntohs(a.sin_port));
-}
+using weft::testing::SockAddr;
+using weft::testing::SockAddrString;
 
 std::string BackendIp(int host) { return absl::StrCat("127.0.0.", host); }
 std::string BackendName(int host) { return absl::StrCat("b", host); }
@@ -256,7 +246,7 @@ std::string PeerOf(int fd) {
   sockaddr_in a{};
   socklen_t len = sizeof(a);
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return "";
-  return AddrString(a);
+  return SockAddrString(a);
 }
 
 LbBackend Backend(int host, uint8_t proto = kProtoTcp) {
@@ -404,7 +394,7 @@ TEST_F(ServicesTest, UdpRepliesComeFromTheServiceAddress) {
     socklen_t len = sizeof(from);
     ssize_t n = recvfrom(udp.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
     ASSERT_EQ(n, 2);
-    EXPECT_EQ(AddrString(from), svc);
+    EXPECT_EQ(SockAddrString(from), svc);
     seen.insert(std::string(buf, 2));
   }
   EXPECT_EQ(seen, Names({2, 3}));
@@ -425,7 +415,7 @@ TEST_F(ServicesTest, UdpRepliesComeFromTheServiceAddress) {
     ASSERT_EQ(recvfrom(connected.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from),
                        &len),
               2);
-    EXPECT_EQ(AddrString(from), svc);
+    EXPECT_EQ(SockAddrString(from), svc);
     connected_seen.insert(std::string(buf, 2));
   }
   EXPECT_EQ(connected_seen.size(), 1u) << "a connected socket keeps its backend";
